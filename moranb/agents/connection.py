@@ -1,0 +1,55 @@
+"""The video-connection agent: a transition from one frame to another.
+
+Mora used SEINE, which is not in diffusers. moranb uses LTX-Video's condition pipeline (`LTXConditionPipeline`):
+it conditions one generation on images at chosen frame indices, so the last frame of video A goes at index 0 and
+the first frame of video B at the last index, and the model fills the frames between. It is a 2B-parameter model
+that fits one consumer GPU (Wan 2.1 FLF2V, the other first/last-frame model in diffusers, is 14B), and the same
+pipeline also extends videos. Its frame count must be 8k+1; the two conditioning frames are dropped from the
+output, so `connection_frames=17` gives 15 transition frames (SEINE made 16).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import models
+from ..checks import check_count, check_size
+from ..config import Profile
+from ..errors import InputError
+from ..video import Video, as_image
+
+NEGATIVE_PROMPT = "worst quality, inconsistent motion, blurry, jittery, distorted"
+
+
+class ConnectionAgent:
+    def __init__(self, profile: Profile):
+        self.profile = profile
+
+    @property
+    def pipe(self):
+        from diffusers import LTXConditionPipeline
+
+        return models.load(LTXConditionPipeline, self.profile.connection, self.profile, "connection")
+
+    def __call__(self, last_frame, first_frame, seed: int = 0, prompt: str | None = None,
+                 num_frames: int | None = None) -> Video:
+        """The frames strictly between `last_frame` (of video A) and `first_frame` (of video B)."""
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+        p = self.profile
+        start, end = as_image(last_frame), as_image(first_frame)
+        if start.size != end.size:
+            raise InputError(f"frames to connect differ in size ({start.size} vs {end.size}); resize one first")
+        num_frames = check_count(num_frames or p.connection_frames, "connection frames")
+        if num_frames < 9 or (num_frames - 1) % 8:
+            raise InputError(f"connection frames must be 8k+1 and at least 9 (LTX-Video); got {num_frames}")
+        width, height = check_size(start.width, start.height, p.connection_size_multiple, "LTX-Video")
+        out = self.pipe(
+            conditions=[LTXVideoCondition(image=start, frame_index=0),
+                        LTXVideoCondition(image=end, frame_index=num_frames - 1)],
+            prompt=prompt or p.connection_prompt, negative_prompt=NEGATIVE_PROMPT, width=width, height=height,
+            num_frames=num_frames, frame_rate=p.fps, num_inference_steps=p.connection_steps,
+            guidance_scale=p.connection_guidance_scale, generator=torch.Generator("cpu").manual_seed(seed),
+            output_type="np",
+        )
+        return Video.from_float(out.frames[0][1:-1], p.fps)

@@ -1,0 +1,33 @@
+"""The image-to-image agent: InstructPix2Pix edits an image by an instruction ("make it snowy")."""
+
+from __future__ import annotations
+
+import torch
+from PIL import Image
+
+from .. import models
+from ..checks import check_prompt, check_size
+from ..config import Profile
+from ..video import as_image
+
+
+class ImageToImageAgent:
+    def __init__(self, profile: Profile):
+        self.profile = profile
+
+    @property
+    def pipe(self):
+        from diffusers import StableDiffusionInstructPix2PixPipeline
+
+        return models.load(StableDiffusionInstructPix2PixPipeline, self.profile.image_to_image, self.profile,
+                           "image_to_image")
+
+    def __call__(self, image, instruction: str, seed: int = 0) -> Image.Image:
+        p = self.profile
+        instruction = check_prompt(instruction, "instruction")
+        image = as_image(image)
+        check_size(image.width, image.height, p.size_multiple, "InstructPix2Pix")
+        generator = torch.Generator("cpu").manual_seed(seed)
+        return self.pipe(prompt=instruction, image=image, num_inference_steps=p.i2i_steps,
+                         guidance_scale=p.i2i_guidance_scale, image_guidance_scale=p.image_guidance_scale,
+                         generator=generator).images[0]

@@ -1,0 +1,65 @@
+"""The image-to-video agent: Stable Video Diffusion, chained into long videos.
+
+A long video is built from segments: segment 0 animates the input image, and each later segment animates the
+previous segment's last frame (the uint8 frame as written, so what a viewer sees is what conditions the next
+segment). Segment k uses seed + k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .. import models
+from ..checks import check_count, check_size
+from ..config import Profile
+from ..video import Video, as_image, concat
+
+
+@dataclass
+class SegmentedVideo:
+    video: Video  # all segments joined
+    segments: list[Video] = field(default_factory=list)
+    conditioning: list[Image.Image] = field(default_factory=list)  # the image each segment animated
+
+
+class ImageToVideoAgent:
+    def __init__(self, profile: Profile):
+        self.profile = profile
+
+    @property
+    def pipe(self):
+        from diffusers import StableVideoDiffusionPipeline
+
+        return models.load(StableVideoDiffusionPipeline, self.profile.image_to_video, self.profile, "image_to_video")
+
+    def segment(self, image, seed: int = 0, num_frames: int | None = None) -> Video:
+        """One SVD clip of `num_frames` frames animating `image` (at the image's size)."""
+        p = self.profile
+        image = as_image(image)
+        num_frames = check_count(num_frames if num_frames is not None else p.frames_per_segment, "frames per segment")
+        check_size(image.width, image.height, p.size_multiple, "Stable Video Diffusion")
+        out = self.pipe(
+            image=image, height=image.height, width=image.width, num_frames=num_frames,
+            num_inference_steps=p.i2v_steps, fps=p.fps, motion_bucket_id=p.motion_bucket_id,
+            noise_aug_strength=p.noise_aug_strength, decode_chunk_size=p.decode_chunk_size,
+            generator=torch.Generator("cpu").manual_seed(seed), output_type="np",
+        )
+        return Video.from_float(out.frames[0], p.fps)
+
+    def __call__(self, image, seed: int = 0, segments: int | None = None,
+                 frames_per_segment: int | None = None, progress: bool = True) -> SegmentedVideo:
+        p = self.profile
+        segments = check_count(segments if segments is not None else p.segments, "segments")
+        current = as_image(image)
+        result = SegmentedVideo(video=None)
+        for k in tqdm(range(segments), desc="image-to-video", unit="segment", disable=not progress, leave=False):
+            clip = self.segment(current, seed=seed + k, num_frames=frames_per_segment)
+            result.conditioning.append(current)
+            result.segments.append(clip)
+            current = clip.last_frame
+        result.video = concat(result.segments)
+        return result

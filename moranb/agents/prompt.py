@@ -1,0 +1,89 @@
+"""The prompt agent: rewrites a short user prompt into the detailed one the other agents work from.
+
+Three backends, chosen by `profile.prompt_backend` or the `backend` argument:
+- "transformers": a local causal LM (an instruct model in `full`, a random-weight one in `tiny`), chat template,
+  greedy decoding;
+- "openai": any OpenAI-compatible chat-completions endpoint (Ollama, vLLM, hosted APIs); the key, if any, is read
+  from $OPENAI_API_KEY;
+- "rule": no model at all: the prompt plus a fixed set of detail phrases (what a teacher can run anywhere).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+
+from .. import models
+from ..checks import check_prompt
+from ..config import Profile
+from ..errors import BackendError, InputError
+
+SYSTEM_PROMPT = (
+    "You are the prompt agent of a video generation system. Rewrite the user's prompt into one detailed prompt "
+    "for a text-to-image and image-to-video model: keep every subject and action the user named, add the setting, "
+    "lighting, camera and motion. Answer with the prompt only, in one paragraph of at most 60 words."
+)
+DETAILS = "highly detailed, cinematic lighting, natural colors, smooth camera motion, sharp focus"
+BACKENDS = ("transformers", "openai", "rule")
+
+
+def with_style(prompt: str, style: str | None) -> str:
+    return f"{prompt}, in the style of {style}" if style else prompt
+
+
+class PromptAgent:
+    def __init__(self, profile: Profile, backend: str | None = None, base_url: str | None = None,
+                 model: str | None = None, timeout: float = 60.0):
+        self.profile = profile
+        self.backend = backend or profile.prompt_backend
+        if self.backend not in BACKENDS:
+            raise InputError(f"unknown prompt backend '{self.backend}'; choose one of {list(BACKENDS)}")
+        self.base_url = (base_url or profile.openai_base_url).rstrip("/")
+        self.model = model or profile.openai_model
+        self.timeout = timeout
+
+    def __call__(self, prompt: str, style: str | None = None) -> str:
+        """The enhanced prompt for `prompt` (and a digital-world `style`, if given)."""
+        prompt = with_style(check_prompt(prompt), style)
+        if self.backend == "rule":
+            return f"{prompt}, {DETAILS}"
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+        reply = self._chat_openai(messages) if self.backend == "openai" else self._chat_transformers(messages)
+        reply = " ".join(reply.split()).strip().strip('"')
+        # A model that answers nothing usable leaves the user's prompt as it was rather than an empty one.
+        return reply or prompt
+
+    def _chat_transformers(self, messages) -> str:
+        import torch
+
+        tokenizer, lm = models.load_llm(self.profile.llm, self.profile)
+        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                               return_dict=True)
+        inputs = {k: v.to(lm.device) for k, v in inputs.items()}
+        with torch.inference_mode():
+            out = lm.generate(**inputs, max_new_tokens=self.profile.llm_max_new_tokens, do_sample=False,
+                              pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+        return tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+
+    def _chat_openai(self, messages) -> str:
+        url = f"{self.base_url}/chat/completions"
+        body = json.dumps({"model": self.model, "messages": messages, "temperature": 0}).encode()
+        headers = {"Content-Type": "application/json"}
+        if os.environ.get("OPENAI_API_KEY"):
+            headers["Authorization"] = f"Bearer {os.environ['OPENAI_API_KEY']}"
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                data = json.loads(response.read().decode("utf-8"))
+            return data["choices"][0]["message"]["content"] or ""
+        except urllib.error.HTTPError as exc:
+            raise BackendError(f"prompt endpoint {url} answered HTTP {exc.code}; check the model name "
+                               f"'{self.model}' and the API key") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise BackendError(f"prompt endpoint {url} did not answer ({reason}); start the server "
+                               f"(e.g. `ollama serve`) or use prompt_backend='rule'") from None
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise BackendError(f"prompt endpoint {url} did not answer in the OpenAI chat-completions format") from None

@@ -1,0 +1,165 @@
+"""Profiles: which models to load, where to run them and with which settings.
+
+- `full`: the paper's models by Hugging Face id, fp16 on a GPU (mora-notes: SDXL base + refiner split at 0.8,
+  1024x576, InstructPix2Pix, SVD-XT 25 frames x 3 segments at 7 fps, an instruct LLM, and LTX-Video for connection).
+- `lowvram`: the same models for a 16 GB GPU: model CPU offload, VAE slicing, small decode chunks, a smaller LLM.
+- `tiny`: the very same classes built from small configs with random weights (see `moranb.tiny`), saved with
+  `save_pretrained` and loaded back with `from_pretrained` like any real model; runs on a CPU in seconds.
+
+A model is named by a Hugging Face id or a local directory; `moranb.models` loads both through one path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class Model:
+    source: str  # a Hugging Face id or a local directory
+    variant: str | None = None  # e.g. "fp16" weights on the hub
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    device: str
+    dtype: str
+    # The agents' models.
+    llm: Model
+    text_to_image: Model
+    refiner: Model | None
+    image_to_image: Model
+    image_to_video: Model
+    connection: Model
+    # Prompt agent: "transformers" (local LLM), "openai" (an OpenAI-compatible endpoint) or "rule" (no model).
+    prompt_backend: str = "transformers"
+    openai_base_url: str = "http://127.0.0.1:11434/v1"  # Ollama's default OpenAI-compatible endpoint
+    openai_model: str = "llama3"
+    llm_max_new_tokens: int = 120
+    # Text-to-image (SDXL base + refiner).
+    width: int = 1024
+    height: int = 576
+    t2i_steps: int = 40
+    refiner_split: float = 0.8  # base denoises the first 80 %, the refiner the rest
+    t2i_guidance_scale: float = 5.0
+    # Image-to-image (InstructPix2Pix).
+    i2i_steps: int = 20
+    i2i_guidance_scale: float = 7.5
+    image_guidance_scale: float = 1.5
+    # Image-to-video (SVD): a long video is `segments` segments of `frames_per_segment` frames.
+    frames_per_segment: int = 25
+    segments: int = 3
+    i2v_steps: int = 25
+    motion_bucket_id: int = 180
+    noise_aug_strength: float = 0.1
+    decode_chunk_size: int = 12
+    fps: int = 7
+    # Connection (LTX-Video conditioned on a first and a last frame); frames must be 8k+1.
+    connection_frames: int = 17
+    connection_steps: int = 40
+    connection_guidance_scale: float = 3.0
+    connection_prompt: str = "smooth transition"
+    # Memory.
+    cpu_offload: bool = False
+    vae_slicing: bool = False
+    # Sizes must be multiples of this (the VAE x UNet downsampling of every model in the profile).
+    size_multiple: int = 8
+    connection_size_multiple: int = 32
+
+    def replace(self, **changes) -> "Profile":
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise InputError(f"unknown profile setting(s) {sorted(unknown)}; see moranb.config.Profile for the names")
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def torch_dtype(self):
+        import torch
+
+        return getattr(torch, self.dtype)
+
+
+def cache_dir() -> Path:
+    """Where moranb keeps what it builds (the tiny models): $MORANB_CACHE or ~/.cache/moranb."""
+    return Path(os.environ.get("MORANB_CACHE") or Path.home() / ".cache" / "moranb")
+
+
+def full_profile() -> Profile:
+    return Profile(
+        name="full",
+        device="cuda",
+        dtype="float16",
+        llm=Model("meta-llama/Meta-Llama-3-8B-Instruct"),
+        text_to_image=Model("stabilityai/stable-diffusion-xl-base-1.0", variant="fp16"),
+        refiner=Model("stabilityai/stable-diffusion-xl-refiner-1.0", variant="fp16"),
+        image_to_image=Model("timbrooks/instruct-pix2pix"),
+        image_to_video=Model("stabilityai/stable-video-diffusion-img2vid-xt", variant="fp16"),
+        connection=Model("Lightricks/LTX-Video-0.9.5"),
+    )
+
+
+def lowvram_profile() -> Profile:
+    return full_profile().replace(
+        name="lowvram",
+        llm=Model("Qwen/Qwen2.5-1.5B-Instruct"),
+        cpu_offload=True,
+        vae_slicing=True,
+        decode_chunk_size=2,
+    )
+
+
+TINY_VERSION = "v1"  # bump when a tiny config changes, so old caches are rebuilt
+
+
+def tiny_profile(root: str | os.PathLike | None = None) -> Profile:
+    root = Path(root) if root else cache_dir() / f"tiny-{TINY_VERSION}"
+    return Profile(
+        name="tiny",
+        device="cpu",
+        dtype="float32",
+        llm=Model(str(root / "llm")),
+        text_to_image=Model(str(root / "sdxl-base")),
+        refiner=Model(str(root / "sdxl-refiner")),
+        image_to_image=Model(str(root / "instruct-pix2pix")),
+        image_to_video=Model(str(root / "svd-xt")),
+        connection=Model(str(root / "ltx-video")),
+        # A random-weight LLM writes noise; the rule-based enhancer keeps tiny prompts readable. The tiny LLM is
+        # still built and runs with prompt_backend="transformers".
+        prompt_backend="rule",
+        llm_max_new_tokens=16,
+        width=96,
+        height=64,
+        t2i_steps=4,
+        i2i_steps=3,
+        frames_per_segment=8,
+        segments=3,
+        i2v_steps=3,
+        decode_chunk_size=4,
+        fps=8,
+        connection_frames=9,
+        connection_steps=3,
+    )
+
+
+PROFILES = {"tiny": tiny_profile, "full": full_profile, "lowvram": lowvram_profile}
+
+
+def get_profile(profile: "str | Profile" = "tiny", **overrides) -> Profile:
+    """A profile by name (building the tiny models on first use), with optional setting overrides."""
+    if isinstance(profile, Profile):
+        chosen = profile
+    elif profile in PROFILES:
+        chosen = PROFILES[profile]()
+    else:
+        raise InputError(f"unknown profile '{profile}'; choose one of {sorted(PROFILES)}")
+    if chosen.name == "tiny":
+        from .tiny import ensure_tiny_models
+
+        ensure_tiny_models(Path(chosen.text_to_image.source).parent)
+    return chosen.replace(**overrides) if overrides else chosen

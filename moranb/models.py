@@ -1,0 +1,118 @@
+"""One loading path for every model: `from_pretrained` on a Hugging Face id or a local directory.
+
+Loaded models are kept for the life of the process, keyed by class, source, device and dtype, so every task and
+every agent that needs the same model reuses one copy. `clear()` frees them (between notebooks on a small GPU).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from .config import Model, Profile
+from .errors import ModelNotAvailableError
+
+_LOADED: dict[tuple, object] = {}
+LOAD_SECONDS: dict[str, float] = {}  # source -> seconds its first load took (benchmarks report it apart)
+
+
+def _is_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _not_available(model: Model, field: str, exc: Exception) -> ModelNotAvailableError:
+    where = "this machine is offline (HF_HUB_OFFLINE=1)" if _is_offline() else "it could not be downloaded"
+    return ModelNotAvailableError(
+        f"model '{model.source}' is not in the local Hugging Face cache and {where}: download it where there is "
+        f"network (`huggingface-cli download {model.source}`) or point the profile at a local copy, e.g. "
+        f"get_profile('full', {field}=Model('/path/to/dir'))  [{type(exc).__name__}]"
+    )
+
+
+def from_pretrained(cls, model: Model, field: str, **kwargs):
+    """`cls.from_pretrained(model.source, ...)`, with the user-facing error when a hub id cannot be had."""
+    source = model.source
+    if model.variant:
+        kwargs["variant"] = model.variant
+    local_dir = Path(source).expanduser()
+    if local_dir.is_dir():
+        return cls.from_pretrained(str(local_dir), **kwargs)
+    if source.startswith(("/", ".", "~")):
+        raise ModelNotAvailableError(
+            f"model directory '{source}' does not exist; build it (tiny profile: moranb.tiny.ensure_tiny_models) "
+            f"or fix the path in the profile's '{field}'"
+        )
+    try:  # the local cache first: no network round trip when the model is already there
+        return cls.from_pretrained(source, local_files_only=True, **kwargs)
+    except (OSError, ValueError) as exc:
+        if _is_offline():
+            raise _not_available(model, field, exc) from None
+    try:
+        return cls.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise _not_available(model, field, exc) from None
+
+
+def load(cls, model: Model, profile: Profile, field: str, **components):
+    """A diffusers pipeline of class `cls` from `model`, placed for `profile` (device, dtype, offload, slicing).
+
+    `components` are modules shared with another pipeline (the SDXL refiner takes the base's VAE and second text
+    encoder); they are part of the cache key.
+    """
+    key = (cls.__name__, model, profile.device, profile.dtype, profile.cpu_offload,
+           tuple(sorted((k, id(v)) for k, v in components.items())))
+    if key in _LOADED:
+        return _LOADED[key]
+    start = time.perf_counter()
+    pipe = from_pretrained(cls, model, field, dtype=profile.torch_dtype, **components)
+    _place(pipe, profile)
+    pipe.set_progress_bar_config(disable=True)  # tasks show one progress bar per stage instead
+    LOAD_SECONDS[model.source] = time.perf_counter() - start
+    _LOADED[key] = pipe
+    return pipe
+
+
+def load_llm(model: Model, profile: Profile):
+    """(tokenizer, causal LM) for the prompt agent's transformers backend."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    key = ("causal-lm", model, profile.device, profile.dtype)
+    if key in _LOADED:
+        return _LOADED[key]
+    start = time.perf_counter()
+    tokenizer = from_pretrained(AutoTokenizer, model, "llm")
+    lm = from_pretrained(AutoModelForCausalLM, model, "llm", dtype=profile.torch_dtype)
+    lm.to("cpu" if profile.device == "cpu" or profile.cpu_offload else profile.device).eval()
+    LOAD_SECONDS[model.source] = time.perf_counter() - start
+    _LOADED[key] = (tokenizer, lm)
+    return _LOADED[key]
+
+
+def _place(pipe, profile: Profile):
+    if profile.device != "cpu" and profile.cpu_offload:
+        pipe.enable_model_cpu_offload(device=profile.device)
+    else:
+        pipe.to(profile.device)
+    if profile.vae_slicing and hasattr(pipe, "vae") and hasattr(pipe.vae, "enable_slicing"):
+        pipe.vae.enable_slicing()
+
+
+def loaded() -> list[tuple]:
+    """Keys of the models now held (what a test checks to prove a model was loaded once)."""
+    return list(_LOADED)
+
+
+def clear():
+    """Forget every loaded model (and free GPU memory)."""
+    _LOADED.clear()
+    try:
+        import gc
+
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass

@@ -1,0 +1,139 @@
+"""What every task shares: its result type and `Run`, which times stages, keeps finished stages on disk so a rerun
+with the same arguments resumes instead of recomputing, and writes the outputs and the manifest.
+
+A stage's value is kept under `<out_dir>/.stages/` losslessly (text, PNG, or raw uint8 frames), keyed by a hash of
+the task, its inputs, the profile and the seed: only an identical rerun reuses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from ..config import Profile
+from ..errors import GPUMemoryError
+from ..io import Timer, atomic_path, prepare_output_dir, save_image, write_manifest, write_text
+from ..video import Video, frame_strip
+
+
+@dataclass
+class TaskResult:
+    task: str
+    video: Video
+    out_dir: Path | None = None
+    prompt: str | None = None
+    enhanced_prompt: str | None = None
+    first_frame: Image.Image | None = None  # the image the video was animated from
+    edited_frame: Image.Image | None = None  # the image-to-image agent's output, where there is one
+    segments: list[Video] = field(default_factory=list)
+    conditioning: list[Image.Image] = field(default_factory=list)  # the image each segment animated
+    files: dict[str, Path] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    reused: list[str] = field(default_factory=list)  # stages loaded from an earlier identical run
+
+
+class Run:
+    def __init__(self, task: str, profile: Profile, seed: int, inputs: dict, out_dir=None):
+        self.task, self.profile, self.seed, self.inputs = task, profile, seed, inputs
+        self.out_dir = prepare_output_dir(out_dir) if out_dir is not None else None
+        self.timer = Timer()
+        self.reused: list[str] = []
+        identity = {"task": task, "inputs": inputs, "seed": seed, "profile": dataclasses.asdict(profile)}
+        self.key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    # -- stages --------------------------------------------------------------------------------------------------
+    def stage(self, name: str, make: Callable[[], object]):
+        """`make()` once, timed; or its kept value from an identical earlier run."""
+        kept = self._load(name)
+        if kept is not None:
+            self.reused.append(name)
+            return kept
+        import torch
+
+        try:
+            with self.timer(name):
+                value = make()
+        except torch.OutOfMemoryError:
+            raise GPUMemoryError(
+                f"out of GPU memory in stage '{name}' of {self.task}; use profile 'lowvram' (CPU offload, VAE "
+                f"slicing), fewer frames or a smaller size; stages already finished are kept and will be reused"
+            ) from None
+        self._keep(name, value)
+        return value
+
+    def _stage_path(self, name: str) -> Path | None:
+        if self.out_dir is None:
+            return None
+        return self.out_dir / ".stages" / f"{name}-{self.key}"
+
+    def _keep(self, name: str, value):
+        base = self._stage_path(name)
+        if base is None:
+            return
+        base.parent.mkdir(exist_ok=True)
+        if isinstance(value, str):
+            write_text(base.with_suffix(".txt"), value)
+        elif isinstance(value, Image.Image):
+            save_image(value, base.with_suffix(".png"))
+        elif isinstance(value, Video):
+            with atomic_path(base.with_suffix(".npz")) as tmp:
+                np.savez(tmp, frames=value.frames, fps=value.fps)
+        elif isinstance(value, list) and all(isinstance(v, Video) for v in value):
+            with atomic_path(base.with_suffix(".npz")) as tmp:
+                np.savez(tmp, fps=value[0].fps, **{f"segment{i}": v.frames for i, v in enumerate(value)})
+
+    def _load(self, name: str):
+        base = self._stage_path(name)
+        if base is None:
+            return None
+        if base.with_suffix(".txt").exists():
+            return base.with_suffix(".txt").read_text(encoding="utf-8")
+        if base.with_suffix(".png").exists():
+            with Image.open(base.with_suffix(".png")) as image:
+                return image.convert("RGB")
+        if base.with_suffix(".npz").exists():
+            with np.load(base.with_suffix(".npz")) as data:
+                fps = float(data["fps"])
+                if "frames" in data:
+                    return Video(data["frames"], fps)
+                count = len([k for k in data.files if k.startswith("segment")])
+                return [Video(data[f"segment{i}"], fps) for i in range(count)]
+        return None
+
+    # -- outputs -------------------------------------------------------------------------------------------------
+    def finish(self, result: TaskResult, caption: str | None = None, extra: dict | None = None) -> TaskResult:
+        """Write the video, its frame strip, the intermediate artifacts and the manifest into `out_dir`."""
+        result.timings = dict(self.timer.seconds)
+        result.reused = list(self.reused)
+        if self.out_dir is None:
+            return result
+        d = self.out_dir
+        with self.timer("write"):
+            files = {"video": result.video.save(d / "video.mp4")}
+            files["frame_strip"] = save_image(frame_strip(result.video, caption=caption or result.enhanced_prompt),
+                                              d / "frame_strip.png")
+            if result.enhanced_prompt is not None:
+                files["enhanced_prompt"] = write_text(d / "enhanced_prompt.txt", result.enhanced_prompt + "\n")
+            if result.first_frame is not None:
+                files["first_frame"] = save_image(result.first_frame, d / "first_frame.png")
+            if result.edited_frame is not None:
+                files["edited_frame"] = save_image(result.edited_frame, d / "edited_frame.png")
+        result.timings = dict(self.timer.seconds)
+        files["manifest"] = write_manifest(
+            d, task=self.task, profile=self.profile, seed=self.seed, inputs=self.inputs, outputs=files,
+            timings=result.timings,
+            extra={"video": {"frames": result.video.num_frames, "fps": result.video.fps,
+                             "width": result.video.width, "height": result.video.height,
+                             "segments": [s.num_frames for s in result.segments]},
+                   "reused_stages": result.reused, "run_key": self.key, **(extra or {})},
+        )
+        result.out_dir, result.files = d, files
+        return result
+

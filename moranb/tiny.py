@@ -1,0 +1,355 @@
+"""The tiny profile's models: the paper's model classes built from small configs with random, seeded weights.
+
+Each model is the same diffusers/transformers class as its real counterpart (SDXL with both text encoders and the
+refiner, InstructPix2Pix, SVD with its CLIP vision encoder and temporal VAE, LTX-Video for connection, a Llama-style
+causal LM), with schedulers configured like the real ones. They are written with `save_pretrained` into a cache
+directory and from then on loaded with `from_pretrained`, exactly like a model from the hub.
+
+Tokenizers are real ones built offline: the CLIP tokenizer from the BPE vocabulary that ships inside the
+`openai-clip` wheel (the file OpenAI's CLIP and Stable Diffusion use), a T5-style unigram tokenizer derived from
+the same vocabulary, and a byte-level BPE tokenizer for the LLM trained on a fixed word list.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+PARTS = ("llm", "sdxl-base", "sdxl-refiner", "instruct-pix2pix", "svd-xt", "ltx-video")
+
+
+def ensure_tiny_models(root: str | Path) -> Path:
+    """Build whichever tiny models are missing under `root` (a few seconds, once per machine)."""
+    root = Path(root)
+    missing = [part for part in PARTS if not (root / part / ".complete").exists()]
+    if not missing:
+        return root
+    from tqdm.auto import tqdm
+
+    root.mkdir(parents=True, exist_ok=True)
+    builders = {
+        "llm": _build_llm,
+        "sdxl-base": _build_sdxl_base,
+        "sdxl-refiner": _build_sdxl_refiner,
+        "instruct-pix2pix": _build_instruct_pix2pix,
+        "svd-xt": _build_svd,
+        "ltx-video": _build_ltx,
+    }
+    for part in tqdm(missing, desc="building tiny models", unit="model"):
+        # Build into a temporary folder and rename: a half-written model is never picked up.
+        tmp = Path(tempfile.mkdtemp(prefix=f".{part}-", dir=root))
+        try:
+            builders[part](tmp)
+            (tmp / ".complete").write_text("ok\n")
+            if (root / part).exists():
+                shutil.rmtree(root / part)
+            tmp.rename(root / part)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+# -- tokenizers ----------------------------------------------------------------------------------------------------
+
+def clip_bpe_path() -> Path:
+    """The CLIP BPE merges file shipped in the openai-clip wheel (also in open_clip_torch)."""
+    for module, name in (("clip", "bpe_simple_vocab_16e6.txt.gz"), ("open_clip", "bpe_simple_vocab_16e6.txt.gz")):
+        spec = importlib.util.find_spec(module)
+        if spec and spec.submodule_search_locations:
+            path = Path(list(spec.submodule_search_locations)[0]) / name
+            if path.exists():
+                return path
+    raise FileNotFoundError(
+        "the CLIP BPE vocabulary was not found; install it with `pip install --no-deps openai-clip`"
+    )
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    # The reversible byte -> printable character map of GPT-2 and CLIP.
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+@lru_cache(maxsize=1)
+def _clip_vocab_and_merges() -> tuple[dict[str, int], list[str]]:
+    lines = gzip.open(clip_bpe_path()).read().decode("utf-8").split("\n")
+    merges = lines[1 : 49152 - 256 - 2 + 1]
+    symbols = list(_bytes_to_unicode().values())
+    vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m.split()) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    return {token: i for i, token in enumerate(vocab)}, merges
+
+
+def clip_tokenizer(pad_token: str = "<|endoftext|>"):
+    from transformers import CLIPTokenizer
+
+    vocab, merges = _clip_vocab_and_merges()
+    return CLIPTokenizer(vocab=dict(vocab), merges=[tuple(m.split()) for m in merges], pad_token=pad_token, model_max_length=77)
+
+
+def _words(limit: int) -> list[str]:
+    """Whole English-looking words from the CLIP vocabulary, most frequent merges first."""
+    vocab, _ = _clip_vocab_and_merges()
+    words = [t[:-4] for t in vocab if t.endswith("</w>") and t[:-4].isalpha() and t[:-4].isascii() and len(t) > 5]
+    return words[:limit]
+
+
+def t5_tokenizer():
+    from transformers import T5Tokenizer
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    pieces += [(c, -5.0) for c in "abcdefghijklmnopqrstuvwxyz0123456789.,!?'-"]
+    pieces += [("▁" + w, -3.0 - i / 1000) for i, w in enumerate(_words(1500))]
+    return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=128)
+
+
+LLM_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n"
+    "{{ message['content'] }}<|eot_id|>{% endfor %}"
+    "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+)
+
+
+def llm_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>", "<|pad|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=1024, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    words = _words(3000)
+    tok.train_from_iterator([" ".join(words[i : i + 12]) for i in range(0, len(words), 12)], trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", pad_token="<|pad|>",
+        chat_template=LLM_CHAT_TEMPLATE, model_max_length=512,
+    )
+
+
+# -- models --------------------------------------------------------------------------------------------------------
+
+def _seeded(seed: int = 0):
+    import torch
+
+    torch.manual_seed(seed)
+
+
+def _clip_text_config(with_projection: bool):
+    from transformers import CLIPTextConfig
+
+    vocab, _ = _clip_vocab_and_merges()
+    return CLIPTextConfig(
+        vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+        projection_dim=32, bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
+        pad_token_id=1, hidden_act="quick_gelu" if not with_projection else "gelu", max_position_embeddings=77,
+    )
+
+
+def _sd_vae():
+    from diffusers import AutoencoderKL
+
+    # Three blocks: 4x spatial downsampling (the real SD VAEs use four blocks and 8x).
+    return AutoencoderKL(
+        block_out_channels=[16, 32, 32], in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1,
+        down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3, norm_num_groups=8,
+        sample_size=64, scaling_factor=0.13025,
+    )
+
+
+def _euler_sdxl():
+    from diffusers import EulerDiscreteScheduler
+
+    # The SDXL base/refiner scheduler config.
+    return EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
+        prediction_type="epsilon", steps_offset=1, timestep_spacing="leading", interpolation_type="linear",
+        use_karras_sigmas=False,
+    )
+
+
+def _sdxl_unet(cross_attention_dim: int, time_ids: int):
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time",
+        addition_time_embed_dim=8, transformer_layers_per_block=(1, 1), norm_num_groups=8,
+        projection_class_embeddings_input_dim=time_ids * 8 + 32, cross_attention_dim=cross_attention_dim,
+    )
+
+
+@lru_cache(maxsize=1)
+def _sdxl_shared():
+    """The VAE and second text encoder the refiner shares with the base (as SDXL's do)."""
+    from transformers import CLIPTextModelWithProjection
+
+    _seeded(1)
+    vae = _sd_vae()
+    _seeded(2)
+    text_encoder_2 = CLIPTextModelWithProjection(_clip_text_config(with_projection=True))
+    return vae, text_encoder_2
+
+
+def _build_sdxl_base(out: Path):
+    from diffusers import StableDiffusionXLPipeline
+    from transformers import CLIPTextModel
+
+    vae, text_encoder_2 = _sdxl_shared()
+    _seeded(3)
+    text_encoder = CLIPTextModel(_clip_text_config(with_projection=False))
+    _seeded(4)
+    unet = _sdxl_unet(cross_attention_dim=64, time_ids=6)  # 32 + 32 hidden sizes; 6 micro-conditions
+    pipe = StableDiffusionXLPipeline(
+        vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=clip_tokenizer(),
+        tokenizer_2=clip_tokenizer(pad_token="!"), unet=unet, scheduler=_euler_sdxl(), force_zeros_for_empty_prompt=True,
+        add_watermarker=False,
+    )
+    pipe.save_pretrained(out)
+
+
+def _build_sdxl_refiner(out: Path):
+    from diffusers import StableDiffusionXLImg2ImgPipeline
+
+    vae, text_encoder_2 = _sdxl_shared()
+    _seeded(5)
+    unet = _sdxl_unet(cross_attention_dim=32, time_ids=5)  # text_encoder_2 only; aesthetic score replaces a crop
+    pipe = StableDiffusionXLImg2ImgPipeline(
+        vae=vae, text_encoder=None, text_encoder_2=text_encoder_2, tokenizer=None,
+        tokenizer_2=clip_tokenizer(pad_token="!"), unet=unet, scheduler=_euler_sdxl(), requires_aesthetics_score=True,
+        force_zeros_for_empty_prompt=False, add_watermarker=False,
+    )
+    pipe.save_pretrained(out)
+
+
+def _build_instruct_pix2pix(out: Path):
+    from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    _seeded(6)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=8, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8,
+    )
+    _seeded(7)
+    vae = _sd_vae()
+    _seeded(8)
+    text_encoder = CLIPTextModel(_clip_text_config(with_projection=False))
+    scheduler = EulerAncestralDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
+        prediction_type="epsilon", steps_offset=1,
+    )
+    pipe = StableDiffusionInstructPix2PixPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=clip_tokenizer(), unet=unet, scheduler=scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    pipe.save_pretrained(out)
+
+
+def _build_svd(out: Path):
+    from diffusers import (
+        AutoencoderKLTemporalDecoder,
+        EulerDiscreteScheduler,
+        StableVideoDiffusionPipeline,
+        UNetSpatioTemporalConditionModel,
+    )
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    _seeded(9)
+    unet = UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=8, out_channels=4,
+        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+        cross_attention_dim=32, num_attention_heads=(4, 8), projection_class_embeddings_input_dim=3 * 32,
+        addition_time_embed_dim=32, num_frames=25,
+    )
+    _seeded(10)
+    vae = AutoencoderKLTemporalDecoder(  # its norms use 32 groups, hence wider blocks than the SD VAE
+        block_out_channels=[32, 32, 64], in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1,
+        down_block_types=["DownEncoderBlock2D"] * 3, scaling_factor=0.18215,
+    )
+    _seeded(11)
+    image_encoder = CLIPVisionModelWithProjection(
+        CLIPVisionConfig(hidden_size=32, projection_dim=32, num_hidden_layers=2, num_attention_heads=4,
+                         image_size=224, intermediate_size=37, patch_size=32)
+    )  # SVD resizes the conditioning image to 224 itself, as for the real ViT-H/14
+    # The SVD-XT scheduler config (v-prediction, Karras sigmas, continuous timesteps).
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", interpolation_type="linear",
+        num_train_timesteps=1000, prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002, steps_offset=1,
+        timestep_spacing="leading", timestep_type="continuous", use_karras_sigmas=True,
+    )
+    pipe = StableVideoDiffusionPipeline(
+        vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler,
+        feature_extractor=CLIPImageProcessor(crop_size=224, size=224),
+    )
+    pipe.save_pretrained(out)
+
+
+def _build_ltx(out: Path):
+    from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXConditionPipeline, LTXVideoTransformer3DModel
+    from transformers import T5Config, T5EncoderModel
+
+    tokenizer = t5_tokenizer()
+    _seeded(12)
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4, attention_head_dim=8,
+        cross_attention_dim=32, num_layers=1, caption_channels=32,
+    )
+    _seeded(13)
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1), spatio_temporal_scaling=(True, True, False, False),
+        decoder_spatio_temporal_scaling=(True, True, False, False), decoder_inject_noise=(False,) * 5,
+        upsample_residual=(False,) * 4, upsample_factor=(1,) * 4, timestep_conditioning=False, patch_size=1,
+        patch_size_t=1, encoder_causal=True, decoder_causal=False,
+    )
+    _seeded(14)
+    text_encoder = T5EncoderModel(
+        T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+                 relative_attention_num_buckets=8, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    )
+    # LTX-Video 0.9.5's scheduler config (the condition pipeline passes its own timestep schedule, no shift).
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        use_dynamic_shifting=False, base_shift=0.95, max_shift=2.05, base_image_seq_len=1024,
+        max_image_seq_len=4096, shift_terminal=0.1,
+    )
+    pipe = LTXConditionPipeline(
+        scheduler=scheduler, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer
+    )
+    pipe.save_pretrained(out)
+
+
+def _build_llm(out: Path):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = llm_tokenizer()
+    _seeded(15)
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False,
+        )
+    )
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)

@@ -1,0 +1,235 @@
+"""`Video`: the one currency between agents, tasks, evaluation and figures.
+
+A video is a uint8 array of frames, shape (T, H, W, 3), and a frame rate. Agents return videos, tasks pass them on,
+evaluation reads them, and this module writes them as mp4 or gif and draws frame strips (a row of evenly spaced
+frames with a caption, like the paper's figures).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .errors import InputError, VideoReadError
+from .io import atomic_path
+
+
+@dataclass(frozen=True, eq=False)
+class Video:
+    frames: np.ndarray  # uint8, (T, H, W, 3)
+    fps: float
+
+    def __post_init__(self):
+        frames = np.asarray(self.frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise InputError(f"a video needs frames of shape (T, H, W, 3); got {frames.shape}")
+        if frames.dtype != np.uint8:
+            raise InputError(f"a video's frames must be uint8; got {frames.dtype} (use Video.from_float for [0, 1] floats)")
+        if frames.shape[0] < 1:
+            raise InputError("a video needs at least one frame")
+        if not self.fps or self.fps <= 0:
+            raise InputError(f"fps must be positive; got {self.fps}")
+        object.__setattr__(self, "frames", frames)
+
+    @classmethod
+    def from_float(cls, frames, fps: float) -> "Video":
+        """From floats in [0, 1] (what diffusers returns with output_type="np")."""
+        frames = np.asarray(frames, dtype=np.float32)
+        return cls((np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8), fps)
+
+    @classmethod
+    def from_images(cls, images, fps: float) -> "Video":
+        return cls(np.stack([np.asarray(image.convert("RGB")) for image in images]), fps)
+
+    # -- shape ---------------------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def num_frames(self) -> int:
+        return len(self)
+
+    @property
+    def height(self) -> int:
+        return int(self.frames.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.frames.shape[2])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), PIL's order."""
+        return self.width, self.height
+
+    @property
+    def duration(self) -> float:
+        return len(self) / self.fps
+
+    def frame(self, index: int) -> Image.Image:
+        return Image.fromarray(self.frames[index])
+
+    @property
+    def first_frame(self) -> Image.Image:
+        return self.frame(0)
+
+    @property
+    def last_frame(self) -> Image.Image:
+        return self.frame(-1)
+
+    # -- editing -------------------------------------------------------------------------------------------------
+    def resized(self, width: int, height: int) -> "Video":
+        if (width, height) == self.size:
+            return self
+        frames = [np.asarray(self.frame(i).resize((width, height), Image.LANCZOS)) for i in range(len(self))]
+        return Video(np.stack(frames), self.fps)
+
+    def resampled(self, fps: float) -> "Video":
+        """The same duration at another frame rate (nearest frame; no interpolation)."""
+        if fps == self.fps:
+            return self
+        count = max(1, round(len(self) * fps / self.fps))
+        index = np.minimum((np.arange(count) * self.fps / fps).round().astype(int), len(self) - 1)
+        return Video(self.frames[index], fps)
+
+    def __add__(self, other: "Video") -> "Video":
+        return concat([self, other])
+
+    # -- files ---------------------------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write an mp4 (H.264) or gif, atomically: the file appears whole or not at all."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".mp4", ".gif"):
+            raise InputError(f"cannot write a video as '{suffix}': use a .mp4 or .gif path")
+        import imageio.v2 as imageio
+
+        with atomic_path(path) as tmp:
+            if suffix == ".gif":
+                imageio.mimsave(tmp, list(self.frames), format="GIF", duration=1000.0 / self.fps, loop=0)
+            else:
+                # yuv420p needs even sizes; pad by one pixel rather than fail on odd ones.
+                frames = self.frames
+                pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+                if pad_h or pad_w:
+                    frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+                with imageio.get_writer(
+                    tmp, format="FFMPEG", mode="I", fps=self.fps, codec="libx264", quality=8,
+                    pixelformat="yuv420p", macro_block_size=1, ffmpeg_log_level="error",
+                ) as writer:
+                    for frame in frames:
+                        writer.append_data(frame)
+        return path
+
+
+def concat(videos: list[Video]) -> Video:
+    """Join videos end to end; they must share size and fps (see `conform` to bring them to one)."""
+    if not videos:
+        raise InputError("nothing to concatenate")
+    first = videos[0]
+    for video in videos[1:]:
+        if video.size != first.size or video.fps != first.fps:
+            raise InputError(
+                f"cannot join a {video.width}x{video.height}@{video.fps} video to a "
+                f"{first.width}x{first.height}@{first.fps} one; resize or resample one of them first"
+            )
+    return Video(np.concatenate([v.frames for v in videos]), first.fps)
+
+
+def read_video(path: str | os.PathLike, fps: float | None = None) -> Video:
+    """Read an mp4/gif/webm/... file into a `Video`; a one-line error if it is missing or cannot be decoded."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoReadError(f"video '{path}' does not exist; check the path")
+    import imageio.v2 as imageio
+
+    try:
+        if path.suffix.lower() == ".gif":
+            reader = imageio.get_reader(path, format="GIF")
+            durations = [reader.get_meta_data(i).get("duration", 100) for i in range(1)]
+            frames = [np.asarray(Image.fromarray(f).convert("RGB")) for f in reader]
+            native_fps = 1000.0 / durations[0] if durations and durations[0] else 10.0
+        else:
+            reader = imageio.get_reader(path, format="FFMPEG")
+            native_fps = float(reader.get_meta_data().get("fps") or 0) or 8.0
+            frames = [np.asarray(f)[..., :3] for f in reader]
+        reader.close()
+    except Exception as exc:  # imageio raises many types; the user needs one line.
+        raise VideoReadError(f"video '{path}' cannot be decoded ({type(exc).__name__}); is it a video file?") from exc
+    if not frames:
+        raise VideoReadError(f"video '{path}' has no frames")
+    return Video(np.stack(frames), fps or native_fps)
+
+
+def read_image(path: str | os.PathLike) -> Image.Image:
+    path = Path(path)
+    if not path.is_file():
+        raise VideoReadError(f"image '{path}' does not exist; check the path")
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except Exception as exc:
+        raise VideoReadError(f"'{path}' is not an image PIL can read ({type(exc).__name__})") from exc
+
+
+def as_image(image) -> Image.Image:
+    """A PIL image from a PIL image, a path, or a uint8 (H, W, 3) array."""
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image)
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[-1] == 3 and array.dtype == np.uint8:
+        return Image.fromarray(array)
+    raise InputError(f"expected an image (PIL image, path or uint8 HxWx3 array); got {type(image).__name__}")
+
+
+def as_video(video, fps: float | None = None) -> Video:
+    if isinstance(video, Video):
+        return video
+    if isinstance(video, (str, os.PathLike)):
+        return read_video(video, fps)
+    raise InputError(f"expected a Video or a path to a video file; got {type(video).__name__}")
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def frame_strip(video: Video, num: int = 8, height: int = 160, caption: str | None = None) -> Image.Image:
+    """A row of `num` evenly spaced frames, each labelled with its index, and an optional caption below."""
+    count = min(num, len(video))
+    indices = np.linspace(0, len(video) - 1, count).round().astype(int)
+    scale = height / video.height
+    tile_w = max(1, round(video.width * scale))
+    # Small (tiny-profile) frames are blown up with nearest neighbour so their pixels stay honest.
+    resample = Image.NEAREST if scale >= 2 else Image.LANCZOS
+    gap, label_h = 4, 18
+    caption_lines = _wrap(caption, max(20, (count * (tile_w + gap)) // 8)) if caption else []
+    width = count * tile_w + (count + 1) * gap
+    total_h = gap + label_h + height + gap + 20 * len(caption_lines) + (gap if caption_lines else 0)
+    strip = Image.new("RGB", (width, total_h), "white")
+    draw = ImageDraw.Draw(strip)
+    font = _font(13)
+    for slot, index in enumerate(indices):
+        x = gap + slot * (tile_w + gap)
+        draw.text((x, gap), f"t={index}", fill="black", font=font)
+        strip.paste(video.frame(int(index)).resize((tile_w, height), resample), (x, gap + label_h))
+    y = gap + label_h + height + gap
+    for line in caption_lines:
+        draw.text((gap, y), line, fill="black", font=_font(15))
+        y += 20
+    return strip
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width=width)[:4]

@@ -1,0 +1,59 @@
+import time
+
+import pytest
+
+from moranb import models
+from moranb.agents import ConnectionAgent, ImageToImageAgent, ImageToVideoAgent, PromptAgent, TextToImageAgent
+from moranb.config import Model, full_profile
+from moranb.errors import ModelNotAvailableError
+
+
+def test_every_agent_loads_through_from_pretrained(tiny, monkeypatch):
+    """The tiny profile goes through the same `from_pretrained` call the full profile makes with hub ids."""
+    models.clear()
+    calls = []
+    real = models.from_pretrained
+
+    def spy(cls, model, field, **kwargs):
+        calls.append((cls.__name__, model.source, field))
+        return real(cls, model, field, **kwargs)
+
+    monkeypatch.setattr(models, "from_pretrained", spy)
+    TextToImageAgent(tiny).refiner  # loads base and refiner
+    ImageToImageAgent(tiny).pipe
+    ImageToVideoAgent(tiny).pipe
+    ConnectionAgent(tiny).pipe
+    PromptAgent(tiny, backend="transformers")("a fox")
+    got = {(name, field) for name, source, field in calls}
+    assert got == {
+        ("StableDiffusionXLPipeline", "text_to_image"), ("StableDiffusionXLImg2ImgPipeline", "refiner"),
+        ("StableDiffusionInstructPix2PixPipeline", "image_to_image"),
+        ("StableVideoDiffusionPipeline", "image_to_video"), ("LTXConditionPipeline", "connection"),
+        ("AutoTokenizer", "llm"), ("AutoModelForCausalLM", "llm"),
+    }
+    assert all(source.startswith(str(tiny.text_to_image.source).rsplit("/", 1)[0]) for _, source, _ in calls)
+
+
+def test_a_model_is_loaded_once_per_process(tiny, monkeypatch):
+    first = ImageToVideoAgent(tiny).pipe
+    monkeypatch.setattr(models, "from_pretrained", lambda *a, **k: pytest.fail("loaded twice"))
+    assert ImageToVideoAgent(tiny).pipe is first
+    assert TextToImageAgent(tiny).refiner.vae is TextToImageAgent(tiny).pipe.vae  # refiner shares the base's VAE
+
+
+def test_hub_id_offline_fails_fast_with_the_fix(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    profile = full_profile().replace(device="cpu", dtype="float32")
+    start = time.perf_counter()
+    with pytest.raises(ModelNotAvailableError) as info:
+        ImageToVideoAgent(profile).pipe
+    message = str(info.value)
+    assert "stabilityai/stable-video-diffusion-img2vid-xt" in message
+    assert "offline" in message and "local" in message and "\n" not in message
+    assert time.perf_counter() - start < 30
+
+
+def test_missing_local_directory_is_named(tiny):
+    profile = tiny.replace(image_to_video=Model("/nonexistent/svd"))
+    with pytest.raises(ModelNotAvailableError, match="/nonexistent/svd.*does not exist"):
+        ImageToVideoAgent(profile).pipe

@@ -1,0 +1,93 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from moranb import get_profile
+from moranb.config import Model, full_profile, lowvram_profile
+from moranb.errors import InputError
+
+
+def test_full_profile_names_the_papers_models_and_settings():
+    p = full_profile()
+    assert p.text_to_image == Model("stabilityai/stable-diffusion-xl-base-1.0", "fp16")
+    assert p.refiner == Model("stabilityai/stable-diffusion-xl-refiner-1.0", "fp16")
+    assert p.image_to_image.source == "timbrooks/instruct-pix2pix"
+    assert p.image_to_video == Model("stabilityai/stable-video-diffusion-img2vid-xt", "fp16")
+    assert p.connection.source.startswith("Lightricks/LTX-Video")
+    assert (p.device, p.dtype) == ("cuda", "float16")
+    assert (p.width, p.height, p.t2i_steps, p.refiner_split) == (1024, 576, 40, 0.8)
+    assert (p.frames_per_segment, p.segments, p.fps) == (25, 3, 7)
+    assert (p.motion_bucket_id, p.noise_aug_strength, p.decode_chunk_size) == (180, 0.1, 12)
+    assert p.connection_prompt == "smooth transition"
+    assert (p.connection_frames - 1) % 8 == 0
+
+
+def test_lowvram_profile_offloads_and_slices():
+    p = lowvram_profile()
+    assert p.cpu_offload and p.vae_slicing and p.decode_chunk_size <= 4
+    assert p.image_to_video == full_profile().image_to_video
+
+
+def test_overrides_and_unknown_names():
+    assert get_profile("full", segments=1).segments == 1
+    with pytest.raises(InputError, match="unknown profile setting"):
+        get_profile("full", segmentz=1)
+    with pytest.raises(InputError, match="unknown profile 'huge'"):
+        get_profile("huge")
+
+
+# The tiny models are saved pipelines of exactly the classes the real hub repos declare in model_index.json.
+REAL_CLASSES = {
+    "text_to_image": "StableDiffusionXLPipeline",
+    "refiner": "StableDiffusionXLImg2ImgPipeline",
+    "image_to_image": "StableDiffusionInstructPix2PixPipeline",
+    "image_to_video": "StableVideoDiffusionPipeline",
+    "connection": "LTXConditionPipeline",
+}
+REAL_COMPONENTS = {
+    "text_to_image": {"unet": "UNet2DConditionModel", "vae": "AutoencoderKL", "text_encoder": "CLIPTextModel",
+                      "text_encoder_2": "CLIPTextModelWithProjection", "tokenizer": "CLIPTokenizer",
+                      "scheduler": "EulerDiscreteScheduler"},
+    "image_to_video": {"unet": "UNetSpatioTemporalConditionModel", "vae": "AutoencoderKLTemporalDecoder",
+                       "image_encoder": "CLIPVisionModelWithProjection", "scheduler": "EulerDiscreteScheduler"},
+    "connection": {"transformer": "LTXVideoTransformer3DModel", "vae": "AutoencoderKLLTXVideo",
+                   "text_encoder": "T5EncoderModel", "scheduler": "FlowMatchEulerDiscreteScheduler"},
+}
+
+
+@pytest.mark.parametrize("field", sorted(REAL_CLASSES))
+def test_tiny_models_are_the_real_classes(tiny, field):
+    index = json.loads((Path(getattr(tiny, field).source) / "model_index.json").read_text())
+    assert index["_class_name"] == REAL_CLASSES[field]
+    for name, cls in REAL_COMPONENTS.get(field, {}).items():
+        assert index[name][1] == cls, name
+
+
+def test_tiny_llm_is_a_causal_lm_with_a_chat_template(tiny):
+    config = json.loads((Path(tiny.llm.source) / "config.json").read_text())
+    assert config["architectures"] == ["LlamaForCausalLM"]
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny.llm.source)
+    text = tok.apply_chat_template([{"role": "user", "content": "a fox"}], tokenize=False, add_generation_prompt=True)
+    assert "a fox" in text and text.endswith("assistant<|end_header_id|>\n\n")
+
+
+def test_tiny_clip_tokenizer_is_clips_real_vocabulary(tiny):
+    from transformers import CLIPTokenizer
+
+    tok = CLIPTokenizer.from_pretrained(tiny.text_to_image.source, subfolder="tokenizer")
+    assert len(tok) == 49408
+    ids = tok("a photo of a cat").input_ids
+    # The ids OpenAI's CLIP tokenizer gives: <start> a photo of a cat <end>.
+    assert ids == [49406, 320, 1125, 539, 320, 2368, 49407]
+
+
+def test_tiny_models_build_from_scratch(tmp_path):
+    from moranb.tiny import PARTS, ensure_tiny_models
+
+    ensure_tiny_models(tmp_path)
+    for part in PARTS:
+        assert (tmp_path / part / ".complete").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary build folder left behind"
