@@ -6,6 +6,8 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 # torch first, pinned: an unpinned resolve would pull another multi-GB CUDA wheel.
 TORCH  := torch==2.14.1 torchvision==0.29.1
+VBENCH_DEPS := 'setuptools<81' 'timm<=1.0.12' openai-clip==1.0.1 decord easydict omegaconf einops ftfy regex \
+	opencv-python-headless scipy
 
 .PHONY: setup demo test test-fast clean
 
@@ -16,8 +18,11 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e ".[test,notebooks]"
-	# The CLIP BPE vocabulary for the tiny tokenizers ships in this wheel; its own deps would re-resolve torch.
-	$(PIP) install --quiet --no-deps openai-clip==1.0.1
+	# VBench (the evaluation's reference code) pins transformers 4.33 and numpy<2: install it without its
+	# dependencies, then the few it really needs. openai-clip also ships the CLIP BPE vocabulary the tiny
+	# tokenizers are built from. setuptools<81 keeps pkg_resources, which openai-clip and VBench import.
+	$(PIP) install --quiet --no-deps vbench==0.1.5 pyiqa==0.1.16
+	$(PIP) install --quiet $(VBENCH_DEPS)
 	touch $(STAMP)
 
 demo: $(STAMP)
