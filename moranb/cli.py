@@ -1,4 +1,4 @@
-"""The command line: `moranb t2v "a prompt" --profile tiny --out DIR`.
+"""The command line: one subcommand per task, e.g. `moranb t2v "a prompt" --profile tiny --out DIR`.
 
 Errors a user can fix are printed as one line (`moranb: error: ...`) with exit status 2, never a traceback.
 """
@@ -11,27 +11,59 @@ import sys
 from .errors import MoranbError
 
 
-def _common(parser: argparse.ArgumentParser):
+def _common(parser: argparse.ArgumentParser, frames: bool = True):
     parser.add_argument("--profile", default="tiny", help="tiny (CPU, random weights), full or lowvram (GPU)")
     parser.add_argument("--out", required=True, help="output directory (created if needed)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--review", help="a decisions JSON file (see moranb.review.DecisionsFile) or 'approve'")
+    if frames:
+        parser.add_argument("--frames", type=int, dest="frames_per_segment", help="frames per segment")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moranb", description="Mora multi-agent video generation")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t2v = sub.add_parser("t2v", help="text-to-video: prompt -> first frame -> video")
-    t2v.add_argument("prompt")
-    _common(t2v)
-    t2v.add_argument("--segments", type=int, help="image-to-video segments (each from the last frame)")
-    t2v.add_argument("--frames", type=int, dest="frames_per_segment", help="frames per segment")
-    t2v.add_argument("--width", type=int)
-    t2v.add_argument("--height", type=int)
-    t2v.add_argument("--prompt-backend", choices=["transformers", "openai", "rule"])
+    p = sub.add_parser("t2v", help="text-to-video: prompt -> first frame -> video")
+    p.add_argument("prompt")
+    _common(p)
+    p.add_argument("--segments", type=int, help="image-to-video segments (each from the last frame)")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--prompt-backend", choices=["transformers", "openai", "rule"])
 
-    tiny = sub.add_parser("build-tiny", help="build the tiny profile's models into the cache (done on first use)")
-    tiny.add_argument("--dir", help="where to build them (default: the tiny profile's cache directory)")
+    p = sub.add_parser("i2v", help="text-conditioned image-to-video: the text edits the image, then it moves")
+    p.add_argument("image")
+    p.add_argument("prompt")
+    _common(p)
+    p.add_argument("--segments", type=int)
+    p.add_argument("--no-edit", action="store_true", help="animate the image as it is")
+
+    p = sub.add_parser("extend", help="continue a video from its last frame")
+    p.add_argument("video")
+    _common(p)
+    p.add_argument("--segments", type=int, default=1)
+
+    p = sub.add_parser("edit", help="video-to-video editing: edit the first frame, regenerate the video")
+    p.add_argument("video")
+    p.add_argument("instruction")
+    _common(p)
+
+    p = sub.add_parser("connect", help="connect two videos with a generated transition")
+    p.add_argument("video_a")
+    p.add_argument("video_b")
+    _common(p, frames=False)
+    p.add_argument("--prompt", help="what the transition shows (default: the profile's 'smooth transition')")
+
+    p = sub.add_parser("world", help="simulate a digital world: a video in a game-like style")
+    p.add_argument("prompt")
+    _common(p)
+    p.add_argument("--style", help="the digital-world style (default: a voxel sandbox game)")
+    p.add_argument("--route", choices=["prompt", "edit"], default="prompt")
+    p.add_argument("--segments", type=int)
+
+    p = sub.add_parser("build-tiny", help="build the tiny profile's models into the cache (done on first use)")
+    p.add_argument("--dir", help="where to build them (default: the tiny profile's cache directory)")
     return parser
 
 
@@ -44,15 +76,26 @@ def run(args: argparse.Namespace):
         from .config import tiny_profile
         from .tiny import ensure_tiny_models
 
-        root = ensure_tiny_models(args.dir or Path(tiny_profile().text_to_image.source).parent)
-        print(root)
+        print(ensure_tiny_models(args.dir or Path(tiny_profile().text_to_image.source).parent))
         return None
+    common = dict(profile=args.profile, seed=args.seed, out_dir=args.out, review=args.review)
+    frames = getattr(args, "frames_per_segment", None)
     if args.command == "t2v":
-        return tasks.text_to_video(
-            args.prompt, profile=args.profile, seed=args.seed, out_dir=args.out, segments=args.segments,
-            frames_per_segment=args.frames_per_segment, width=args.width, height=args.height,
-            prompt_backend=args.prompt_backend,
-        )
+        return tasks.text_to_video(args.prompt, segments=args.segments, frames_per_segment=frames, width=args.width,
+                                   height=args.height, prompt_backend=args.prompt_backend, **common)
+    if args.command == "i2v":
+        return tasks.image_to_video(args.image, args.prompt, segments=args.segments, frames_per_segment=frames,
+                                    edit=not args.no_edit, **common)
+    if args.command == "extend":
+        return tasks.extend_video(args.video, segments=args.segments, frames_per_segment=frames, **common)
+    if args.command == "edit":
+        return tasks.edit_video(args.video, args.instruction, frames_per_segment=frames, **common)
+    if args.command == "connect":
+        return tasks.connect_videos(args.video_a, args.video_b, prompt=args.prompt, **common)
+    if args.command == "world":
+        style = {"style": args.style} if args.style else {}
+        return tasks.simulate_digital_world(args.prompt, route=args.route, segments=args.segments,
+                                            frames_per_segment=frames, **style, **common)
     raise AssertionError(args.command)
 
 

@@ -1,5 +1,5 @@
-"""`make demo`: the main job on the tiny profile. Runs the tasks on a CPU and writes, under `--out`, one folder
-per run (video.mp4, frame_strip.png, manifest.json, ...) and a summary table (summary.md, summary.csv).
+"""`make demo`: the main job on the tiny profile. Runs all six tasks on a CPU (the later ones on the earlier ones'
+videos) and writes, under `--out`, one folder per run (video.mp4, frame_strip.png, manifest.json, ...) and a summary table (summary.md, summary.csv).
 
     python -m moranb.demo --out outputs/demo [--profile tiny] [--seed 0]
 """
@@ -22,12 +22,26 @@ PROMPTS = [
 
 
 def jobs(out: Path, profile: str, seed: int):
-    """(name, thunk) pairs; each thunk runs one task into its own folder and returns its TaskResult."""
+    """(name, run) pairs in order; `run(done)` runs one task into its own folder, using earlier results in `done`."""
     from . import tasks
 
-    for i, prompt in enumerate(PROMPTS):
-        yield f"text_to_video_{i}", lambda p=prompt, i=i: tasks.text_to_video(
-            p, profile=profile, seed=seed + i, out_dir=out / f"text_to_video_{i}")
+    def folder(name):
+        return dict(profile=profile, seed=seed, out_dir=out / name)
+
+    return [
+        ("text_to_video_0", lambda done: tasks.text_to_video(PROMPTS[0], **folder("text_to_video_0"))),
+        ("text_to_video_1", lambda done: tasks.text_to_video(PROMPTS[1], **folder("text_to_video_1"))),
+        ("image_to_video", lambda done: tasks.image_to_video(
+            done["text_to_video_0"].first_frame, "make it a snowy night", **folder("image_to_video"))),
+        ("extend_video", lambda done: tasks.extend_video(
+            done["text_to_video_0"].video, segments=1, **folder("extend_video"))),
+        ("edit_video", lambda done: tasks.edit_video(
+            done["text_to_video_1"].video, "make it autumn", **folder("edit_video"))),
+        ("connect_videos", lambda done: tasks.connect_videos(
+            done["text_to_video_0"].video, done["text_to_video_1"].video, **folder("connect_videos"))),
+        ("simulate_digital_world", lambda done: tasks.simulate_digital_world(
+            "a village by a river at dawn", **folder("simulate_digital_world"))),
+    ]
 
 
 def summary_rows(results) -> list[dict]:
@@ -36,8 +50,9 @@ def summary_rows(results) -> list[dict]:
         v = r.video
         rows.append({
             "run": name, "task": r.task, "frames": v.num_frames, "segments": len(r.segments) or "",
-            "size": f"{v.width}x{v.height}", "fps": v.fps, "seconds_of_video": round(v.duration, 2),
+            "size": f"{v.width}x{v.height}", "fps": f"{v.fps:g}", "seconds_of_video": round(v.duration, 2),
             "compute_s": round(sum(t for k, t in r.timings.items() if k != "write"), 2),
+            "reused_stages": len(r.reused),
             "video": str(r.files["video"].relative_to(r.out_dir.parent)),
             "frame_strip": str(r.files["frame_strip"].relative_to(r.out_dir.parent)),
         })
@@ -59,11 +74,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         out = prepare_output_dir(args.out)
-        results = []
-        for name, thunk in jobs(out, args.profile, args.seed):
+        done = {}
+        for name, run in jobs(out, args.profile, args.seed):
             print(f"[demo] {name} ...", flush=True)
-            results.append((name, thunk()))
-        rows = summary_rows(results)
+            done[name] = run(done)
+        rows = summary_rows(list(done.items()))
         table = markdown_table(rows)
         write_text(out / "summary.md", f"# moranb demo ({args.profile} profile, seed {args.seed})\n\n{table}")
         buffer = io.StringIO()

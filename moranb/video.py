@@ -34,6 +34,7 @@ class Video:
         if not self.fps or self.fps <= 0:
             raise InputError(f"fps must be positive; got {self.fps}")
         object.__setattr__(self, "frames", frames)
+        object.__setattr__(self, "fps", float(self.fps))
 
     @classmethod
     def from_float(cls, frames, fps: float) -> "Video":

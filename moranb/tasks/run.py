@@ -1,5 +1,6 @@
-"""What every task shares: its result type and `Run`, which times stages, keeps finished stages on disk so a rerun
-with the same arguments resumes instead of recomputing, and writes the outputs and the manifest.
+"""What every task shares: its result type and `Run`, which times stages, asks the reviewer (if any) about each
+seeded stage, keeps finished stages on disk so a rerun with the same arguments resumes instead of recomputing, and
+writes the outputs and the manifest.
 
 A stage's value is kept under `<out_dir>/.stages/` losslessly (text, PNG, or raw uint8 frames), keyed by a hash of
 the task, its inputs, the profile and the seed: only an identical rerun reuses it.
@@ -19,8 +20,9 @@ from PIL import Image
 
 from ..config import Profile
 from ..errors import GPUMemoryError
+from ..review import MAX_TRIES, as_reviewer, check_decision, retry_seed
 from ..io import Timer, atomic_path, prepare_output_dir, save_image, write_manifest, write_text
-from ..video import Video, frame_strip
+from ..video import Video, concat, frame_strip
 
 
 @dataclass
@@ -37,36 +39,69 @@ class TaskResult:
     files: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)  # stages loaded from an earlier identical run
+    decisions: list[dict] = field(default_factory=list)  # the reviewer's answers, stage by stage
+    notes: dict = field(default_factory=dict)  # choices the task made for the user (resizing, resampling)
+
+
+def fingerprint(value) -> dict:
+    """A short, content-based description of an input image or video (for manifests and the resume key)."""
+    if isinstance(value, Video):
+        return {"video": f"{value.num_frames} frames {value.width}x{value.height} @ {value.fps} fps",
+                "sha256": hashlib.sha256(value.frames.tobytes()).hexdigest()[:16]}
+    if isinstance(value, Image.Image):
+        return {"image": f"{value.width}x{value.height}",
+                "sha256": hashlib.sha256(value.convert("RGB").tobytes()).hexdigest()[:16]}
+    return value
 
 
 class Run:
-    def __init__(self, task: str, profile: Profile, seed: int, inputs: dict, out_dir=None):
-        self.task, self.profile, self.seed, self.inputs = task, profile, seed, inputs
+    def __init__(self, task: str, profile: Profile, seed: int, inputs: dict, out_dir=None, review=None):
+        self.task, self.profile, self.seed = task, profile, seed
+        self.inputs = {k: fingerprint(v) for k, v in inputs.items()}
+        self.review = as_reviewer(review)
         self.out_dir = prepare_output_dir(out_dir) if out_dir is not None else None
         self.timer = Timer()
         self.reused: list[str] = []
-        identity = {"task": task, "inputs": inputs, "seed": seed, "profile": dataclasses.asdict(profile)}
+        self.decisions: list[dict] = []
+        identity = {"task": task, "inputs": self.inputs, "seed": seed, "profile": dataclasses.asdict(profile)}
         self.key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     # -- stages --------------------------------------------------------------------------------------------------
-    def stage(self, name: str, make: Callable[[], object]):
-        """`make()` once, timed; or its kept value from an identical earlier run."""
+    def stage(self, name: str, make: Callable, seeded: bool = False):
+        """The stage's value: kept from an identical earlier run, or made (timed) now.
+
+        A seeded stage is called as `make(seed)`; with a reviewer it may be made again with a new seed, up to
+        MAX_TRIES times, and each decision is recorded.
+        """
         kept = self._load(name)
         if kept is not None:
             self.reused.append(name)
             return kept
+        tries = MAX_TRIES if (seeded and self.review is not None) else 1
+        for attempt in range(1, tries + 1):
+            seed = retry_seed(self.seed, attempt)
+            value = self._make(name, lambda: make(seed) if seeded else make())
+            if self.review is None or not seeded:
+                break
+            preview = concat(value) if isinstance(value, list) else value
+            decision = check_decision(self.review(name, preview, attempt), name)
+            self.decisions.append({"stage": name, "attempt": attempt, "seed": seed, "decision": decision})
+            if decision == "approve":
+                break
+        self._keep(name, value)
+        return value
+
+    def _make(self, name: str, make: Callable):
         import torch
 
         try:
             with self.timer(name):
-                value = make()
+                return make()
         except torch.OutOfMemoryError:
             raise GPUMemoryError(
                 f"out of GPU memory in stage '{name}' of {self.task}; use profile 'lowvram' (CPU offload, VAE "
                 f"slicing), fewer frames or a smaller size; stages already finished are kept and will be reused"
             ) from None
-        self._keep(name, value)
-        return value
 
     def _stage_path(self, name: str) -> Path | None:
         if self.out_dir is None:
@@ -112,6 +147,7 @@ class Run:
         """Write the video, its frame strip, the intermediate artifacts and the manifest into `out_dir`."""
         result.timings = dict(self.timer.seconds)
         result.reused = list(self.reused)
+        result.decisions = list(self.decisions)
         if self.out_dir is None:
             return result
         d = self.out_dir
@@ -132,7 +168,8 @@ class Run:
             extra={"video": {"frames": result.video.num_frames, "fps": result.video.fps,
                              "width": result.video.width, "height": result.video.height,
                              "segments": [s.num_frames for s in result.segments]},
-                   "reused_stages": result.reused, "run_key": self.key, **(extra or {})},
+                   "reused_stages": result.reused, "review": self.decisions, "run_key": self.key,
+                   "notes": result.notes, **(extra or {})},
         )
         result.out_dir, result.files = d, files
         return result

@@ -1,0 +1,42 @@
+"""Video-to-video editing: edit the input's first frame by an instruction, then regenerate the video from it.
+
+The new video has as many frames as the input (enough segments, the last one trimmed), at the input's frame rate.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..agents import ImageToImageAgent
+from ..checks import check_prompt
+from ..config import Profile, get_profile
+from ..video import Video
+from .run import Run, TaskResult
+from .steps import animate, counts, fit_image, input_video, joined, nearest_size
+
+
+def edit_video(video, instruction: str, profile: "str | Profile" = "tiny", seed: int = 0, out_dir=None,
+               frames_per_segment: int | None = None, review=None) -> TaskResult:
+    """`video` (a Video or a path) redone as `instruction` says ("make it winter")."""
+    instruction = check_prompt(instruction, "instruction")
+    video = input_video(video)
+    profile = get_profile(profile)
+    _, frames = counts(profile, 1, frames_per_segment)
+    segments = math.ceil(video.num_frames / frames)
+    notes = {}
+    size = nearest_size(video.width, video.height, profile.size_multiple)
+    first = fit_image(video.first_frame, *size)
+    if size != video.size:
+        notes["generation_size"] = f"edited at {size[0]}x{size[1]} (the input's {video.width}x{video.height} " \
+                                   f"is not a multiple of {profile.size_multiple}); output resized back"
+    run = Run("edit_video", profile, seed, out_dir=out_dir, review=review, inputs={
+        "video": video, "instruction": instruction, "frames_per_segment": frames})
+
+    edited = run.stage("image_to_image", lambda s: ImageToImageAgent(profile)(first, instruction, seed=s),
+                       seeded=True)
+    clips = animate(run, profile, edited, segments, frames)
+    new = joined(clips, fps=video.fps)
+    new = Video(new.frames[: video.num_frames], video.fps).resized(video.width, video.height)
+    result = TaskResult("edit_video", new, prompt=instruction, first_frame=edited, edited_frame=edited,
+                        segments=clips, conditioning=[edited] + [c.last_frame for c in clips[:-1]], notes=notes)
+    return run.finish(result, caption=instruction)

@@ -1,0 +1,36 @@
+"""Extend a video: continue from its last frame for N more image-to-video segments.
+
+The output is the input's frames, unchanged, followed by the new ones, at the input's size and frame rate. When the
+input's size is not one SVD takes, the new frames are made at the nearest size it does take and resized back.
+"""
+
+from __future__ import annotations
+
+from ..config import Profile, get_profile
+from ..video import Video, concat
+from .run import Run, TaskResult
+from .steps import animate, counts, input_video, joined, nearest_size
+
+
+def extend_video(video, profile: "str | Profile" = "tiny", seed: int = 0, out_dir=None, segments: int = 1,
+                 frames_per_segment: int | None = None, review=None) -> TaskResult:
+    """`video` (a Video or a path) followed by `segments` x `frames_per_segment` new frames."""
+    video = input_video(video)
+    profile = get_profile(profile)
+    segments, frames = counts(profile, segments, frames_per_segment)
+    notes = {}
+    size = nearest_size(video.width, video.height, profile.size_multiple)
+    last = video.last_frame
+    if size != video.size:
+        last = last.resize(size)
+        notes["generation_size"] = f"new frames made at {size[0]}x{size[1]} and resized to the input's " \
+                                   f"{video.width}x{video.height}"
+    run = Run("extend_video", profile, seed, out_dir=out_dir, review=review, inputs={
+        "video": video, "segments": segments, "frames_per_segment": frames})
+
+    clips = animate(run, profile, last, segments, frames)
+    new = joined(clips, fps=video.fps).resized(video.width, video.height)
+    result = TaskResult("extend_video", concat([video, new]), first_frame=video.last_frame,
+                        segments=[Video(c.frames, video.fps).resized(video.width, video.height) for c in clips],
+                        conditioning=[last] + [c.last_frame for c in clips[:-1]], notes=notes)
+    return run.finish(result, caption=f"extended by {new.num_frames} frames from frame {video.num_frames - 1}")

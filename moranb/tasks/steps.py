@@ -1,0 +1,48 @@
+"""Steps more than one task takes: fitting an input to a size the models accept, and animating an image."""
+
+from __future__ import annotations
+
+from PIL import Image, ImageOps
+
+from ..agents import ImageToVideoAgent
+from ..checks import check_count
+from ..config import Profile
+from ..errors import InputError
+from ..video import Video, as_video, concat
+
+
+def nearest_size(width: int, height: int, multiple: int) -> tuple[int, int]:
+    return max(multiple, round(width / multiple) * multiple), max(multiple, round(height / multiple) * multiple)
+
+
+def fit_image(image: Image.Image, width: int, height: int) -> Image.Image:
+    """`image` at exactly width x height: scaled to cover, then centre-cropped (no stretching)."""
+    if image.size == (width, height):
+        return image
+    return ImageOps.fit(image, (width, height), Image.LANCZOS)
+
+
+def counts(profile: Profile, segments, frames_per_segment) -> tuple[int, int]:
+    segments = check_count(segments if segments is not None else profile.segments, "segments")
+    frames = check_count(frames_per_segment if frames_per_segment is not None else profile.frames_per_segment,
+                         "frames per segment")
+    return segments, frames
+
+
+def input_video(video, what: str = "video") -> Video:
+    """A `Video` from a Video or a path; at least 2 frames."""
+    video = as_video(video)
+    if video.num_frames < 2:
+        raise InputError(f"{what} has {video.num_frames} frame; it needs at least 2 frames")
+    return video
+
+
+def animate(run, profile: Profile, image: Image.Image, segments: int, frames: int) -> list[Video]:
+    """The image-to-video stage: `segments` SVD clips, each from the previous clip's last frame (reviewed as one)."""
+    return run.stage("image_to_video", lambda seed: ImageToVideoAgent(profile)(
+        image, seed=seed, segments=segments, frames_per_segment=frames).segments, seeded=True)
+
+
+def joined(clips: list[Video], fps: float | None = None) -> Video:
+    video = concat(clips)
+    return Video(video.frames, fps) if fps and fps != video.fps else video
