@@ -28,7 +28,11 @@ class ConnectionAgent:
     @property
     def pipe(self):
         from diffusers import LTXConditionPipeline
+        from diffusers.utils import logging
 
+        # The pipeline hands its scheduler explicit timesteps on every call, which the scheduler warns about each
+        # time; the schedule is the one LTX-Video was trained with, so the warning says nothing here.
+        logging.get_logger("diffusers.schedulers.scheduling_flow_match_euler_discrete").setLevel(logging.ERROR)
         return models.load(LTXConditionPipeline, self.profile.connection, self.profile, "connection")
 
     def __call__(self, last_frame, first_frame, seed: int = 0, prompt: str | None = None,

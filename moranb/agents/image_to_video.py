@@ -56,7 +56,8 @@ class ImageToVideoAgent:
         segments = check_count(segments if segments is not None else p.segments, "segments")
         current = as_image(image)
         result = SegmentedVideo(video=None)
-        for k in tqdm(range(segments), desc="image-to-video", unit="segment", disable=not progress, leave=False):
+        bar = {} if progress else {"disable": True}  # unset, tqdm honours TQDM_DISABLE=1
+        for k in tqdm(range(segments), desc="image-to-video", unit="segment", leave=False, **bar):
             clip = self.segment(current, seed=seed + k, num_frames=frames_per_segment)
             result.conditioning.append(current)
             result.segments.append(clip)
