@@ -23,6 +23,12 @@ from .errors import InputError
 class Model:
     source: str  # a Hugging Face id or a local directory
     variant: str | None = None  # e.g. "fp16" weights on the hub
+    dtype: str | None = None  # overrides the profile's dtype for this model (e.g. bfloat16 where fp16 overflows)
+
+    def torch_dtype(self, profile: "Profile"):
+        import torch
+
+        return getattr(torch, self.dtype or profile.dtype)
 
 
 @dataclass(frozen=True)
@@ -78,12 +84,6 @@ class Profile:
             raise InputError(f"unknown profile setting(s) {sorted(unknown)}; see moranb.config.Profile for the names")
         return dataclasses.replace(self, **changes)
 
-    @property
-    def torch_dtype(self):
-        import torch
-
-        return getattr(torch, self.dtype)
-
 
 def cache_dir() -> Path:
     """Where moranb keeps what it builds (the tiny models): $MORANB_CACHE or ~/.cache/moranb."""
@@ -100,7 +100,8 @@ def full_profile() -> Profile:
         refiner=Model("stabilityai/stable-diffusion-xl-refiner-1.0", variant="fp16"),
         image_to_image=Model("timbrooks/instruct-pix2pix"),
         image_to_video=Model("stabilityai/stable-video-diffusion-img2vid-xt", variant="fp16"),
-        connection=Model("Lightricks/LTX-Video-0.9.5"),
+        # LTX-Video and its T5-XXL text encoder are meant for bf16 (T5 overflows in fp16).
+        connection=Model("Lightricks/LTX-Video-0.9.5", dtype="bfloat16"),
     )
 
 

@@ -65,7 +65,7 @@ def load(cls, model: Model, profile: Profile, field: str, **components):
     if key in _LOADED:
         return _LOADED[key]
     start = time.perf_counter()
-    pipe = from_pretrained(cls, model, field, dtype=profile.torch_dtype, **components)
+    pipe = from_pretrained(cls, model, field, dtype=model.torch_dtype(profile), **components)
     _place(pipe, profile)
     pipe.set_progress_bar_config(disable=True)  # tasks show one progress bar per stage instead
     LOAD_SECONDS[model.source] = time.perf_counter() - start
@@ -82,7 +82,7 @@ def load_llm(model: Model, profile: Profile):
         return _LOADED[key]
     start = time.perf_counter()
     tokenizer = from_pretrained(AutoTokenizer, model, "llm")
-    lm = from_pretrained(AutoModelForCausalLM, model, "llm", dtype=profile.torch_dtype)
+    lm = from_pretrained(AutoModelForCausalLM, model, "llm", dtype=model.torch_dtype(profile))
     lm.to("cpu" if profile.device == "cpu" or profile.cpu_offload else profile.device).eval()
     LOAD_SECONDS[model.source] = time.perf_counter() - start
     _LOADED[key] = (tokenizer, lm)

@@ -14,7 +14,7 @@ def test_full_profile_names_the_papers_models_and_settings():
     assert p.refiner == Model("stabilityai/stable-diffusion-xl-refiner-1.0", "fp16")
     assert p.image_to_image.source == "timbrooks/instruct-pix2pix"
     assert p.image_to_video == Model("stabilityai/stable-video-diffusion-img2vid-xt", "fp16")
-    assert p.connection.source.startswith("Lightricks/LTX-Video")
+    assert p.connection.source.startswith("Lightricks/LTX-Video") and p.connection.dtype == "bfloat16"
     assert (p.device, p.dtype) == ("cuda", "float16")
     assert (p.width, p.height, p.t2i_steps, p.refiner_split) == (1024, 576, 40, 0.8)
     assert (p.frames_per_segment, p.segments, p.fps) == (25, 3, 7)
