@@ -84,10 +84,17 @@ def test_tiny_clip_tokenizer_is_clips_real_vocabulary(tiny):
     assert ids == [49406, 320, 1125, 539, 320, 2368, 49407]
 
 
-def test_tiny_models_build_from_scratch(tmp_path):
+def test_tiny_models_build_from_scratch_identically(tmp_path, tiny):
+    from safetensors.torch import load_file
+
     from moranb.tiny import PARTS, ensure_tiny_models
 
     ensure_tiny_models(tmp_path)
     for part in PARTS:
         assert (tmp_path / part / ".complete").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary build folder left behind"
+    # Seeded builds: the same weights on every machine, so the same seed gives the same frames everywhere.
+    for rel in ("svd-xt/unet/diffusion_pytorch_model.safetensors", "sdxl-base/text_encoder_2/model.safetensors"):
+        fresh, cached = load_file(tmp_path / rel), load_file(Path(tiny.text_to_image.source).parent / rel)
+        assert fresh.keys() == cached.keys()
+        assert all(fresh[k].equal(cached[k]) for k in fresh), rel

@@ -101,3 +101,18 @@ def test_cli_writes_outputs_and_reports_errors_in_one_line(tmp_path, capsys):
     assert main(["t2v", "", "--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["moranb: error: prompt is empty; describe what the video should show, e.g. \"a red fox running in snow\""]
+
+
+def test_same_seed_same_frames_across_processes(tmp_path):
+    import subprocess
+    import sys
+
+    frames = []
+    for name in ("one", "two"):
+        out = tmp_path / name
+        subprocess.run([sys.executable, "-m", "moranb.cli", "t2v", "a kite over a beach", "--out", str(out),
+                        "--segments", "2", "--frames", "3", "--seed", "11"], check=True, capture_output=True)
+        (stage,) = (out / ".stages").glob("image_to_video-*.npz")
+        with np.load(stage) as data:
+            frames.append(np.concatenate([data["segment0"], data["segment1"]]))
+    assert np.array_equal(frames[0], frames[1])
