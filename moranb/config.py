@@ -71,6 +71,8 @@ class Profile:
     connection_steps: int = 40
     connection_guidance_scale: float = 3.0
     connection_prompt: str = "smooth transition"
+    # A progress bar over each pipeline's denoising steps (minutes per stage on a GPU; noise on the tiny profile).
+    step_progress: bool = True
     # Memory.
     cpu_offload: bool = False
     vae_slicing: bool = False
@@ -145,6 +147,7 @@ def tiny_profile(root: str | os.PathLike | None = None) -> Profile:
         fps=8,
         connection_frames=9,
         connection_steps=3,
+        step_progress=False,
     )
 
 

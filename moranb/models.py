@@ -67,7 +67,7 @@ def load(cls, model: Model, profile: Profile, field: str, **components):
     start = time.perf_counter()
     pipe = from_pretrained(cls, model, field, dtype=model.torch_dtype(profile), **components)
     _place(pipe, profile)
-    pipe.set_progress_bar_config(disable=True)  # tasks show one progress bar per stage instead
+    pipe.set_progress_bar_config(disable=not profile.step_progress, desc=field, leave=False)
     LOAD_SECONDS[model.source] = time.perf_counter() - start
     _LOADED[key] = pipe
     return pipe
