@@ -35,3 +35,7 @@ class BackendError(MoranbError, RuntimeError):
 
 class GPUMemoryError(MoranbError, RuntimeError):
     """The GPU ran out of memory in a stage."""
+
+
+class DeviceError(MoranbError, RuntimeError):
+    """The profile asks for a device this machine does not have."""

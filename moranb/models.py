@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .config import Model, Profile
-from .errors import ModelNotAvailableError
+from .errors import DeviceError, ModelNotAvailableError
 
 _LOADED: dict[tuple, object] = {}
 LOAD_SECONDS: dict[str, float] = {}  # source -> seconds its first load took (benchmarks report it apart)
@@ -64,6 +64,7 @@ def load(cls, model: Model, profile: Profile, field: str, **components):
            tuple(sorted((k, id(v)) for k, v in components.items())))
     if key in _LOADED:
         return _LOADED[key]
+    check_device(profile)
     start = time.perf_counter()
     pipe = from_pretrained(cls, model, field, dtype=model.torch_dtype(profile), **components)
     _place(pipe, profile)
@@ -80,6 +81,7 @@ def load_llm(model: Model, profile: Profile):
     key = ("causal-lm", model, profile.device, profile.dtype)
     if key in _LOADED:
         return _LOADED[key]
+    check_device(profile)
     start = time.perf_counter()
     tokenizer = from_pretrained(AutoTokenizer, model, "llm")
     lm = from_pretrained(AutoModelForCausalLM, model, "llm", dtype=model.torch_dtype(profile))
@@ -87,6 +89,18 @@ def load_llm(model: Model, profile: Profile):
     LOAD_SECONDS[model.source] = time.perf_counter() - start
     _LOADED[key] = (tokenizer, lm)
     return _LOADED[key]
+
+
+def check_device(profile: Profile):
+    """Fail before minutes of loading when the profile's GPU is not there."""
+    if profile.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"profile '{profile.name}' runs on a CUDA GPU and this machine has none; use profile 'tiny' on a "
+                f"CPU, or get_profile('{profile.name}', device='cpu', dtype='float32') to run the real models slowly"
+            )
 
 
 def _place(pipe, profile: Profile):

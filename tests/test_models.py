@@ -53,6 +53,18 @@ def test_hub_id_offline_fails_fast_with_the_fix(monkeypatch):
     assert time.perf_counter() - start < 30
 
 
+def test_a_gpu_profile_without_a_gpu_fails_before_loading(tiny, monkeypatch):
+    import torch
+
+    from moranb.errors import DeviceError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(models, "from_pretrained", lambda *a, **k: pytest.fail("loaded before the device check"))
+    gpu = tiny.replace(name="full", device="cuda", dtype="float16", image_to_video=Model(tiny.image_to_video.source + "/"))
+    with pytest.raises(DeviceError, match="no.*use profile 'tiny'|has none; use profile 'tiny'"):
+        ImageToVideoAgent(gpu).pipe
+
+
 def test_missing_local_directory_is_named(tiny):
     profile = tiny.replace(image_to_video=Model("/nonexistent/svd"))
     with pytest.raises(ModelNotAvailableError, match="/nonexistent/svd.*does not exist"):
