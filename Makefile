@@ -9,7 +9,8 @@ TORCH  := torch==2.14.1 torchvision==0.29.1
 VBENCH_DEPS := 'setuptools<81' 'timm<=1.0.12' openai-clip==1.0.1 decord easydict omegaconf einops ftfy regex \
 	opencv-python-headless scipy
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup demo test test-fast reproduce lab strip clean
+PROFILE ?= tiny
 
 setup: $(STAMP)
 
@@ -28,10 +29,21 @@ demo: $(STAMP)
 	$(PY) -m moranb.demo --out outputs/demo
 
 test: $(STAMP)
+	$(PY) -m moranb.notebook check
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
+
+# Every notebook, run headlessly by papermill into outputs/$(PROFILE)/ (PROFILE=full on a GPU machine).
+reproduce: $(STAMP)
+	$(PY) -m moranb.notebook reproduce --profile $(PROFILE) --out outputs/$(PROFILE)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+strip: $(STAMP)
+	$(PY) -m moranb.notebook strip
 
 clean:
 	rm -rf $(VENV) outputs/demo .pytest_cache
