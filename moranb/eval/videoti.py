@@ -1,0 +1,77 @@
+"""VideoTI (the paper's text-conditioned image-to-video metric).
+
+A captioner describes the input image; its caption is prefixed to the instruction (T_mix); a captioner describes the
+output video (T_v); the score is the cosine of BERT's sentence embeddings of T_mix and T_v.
+
+The models are plain Hugging Face ones loaded through moranb's one loading path (so offline they fail with the
+usual one-line error): an image captioner (BLIP by default) and BERT (mean-pooled last hidden states). The paper
+used a video captioner for T_v; here the output video's middle frame is captioned, which misses motion words.
+offline: no value.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ..checks import check_prompt
+from ..config import Model
+from ..video import as_image
+from .core import Score, check_backend, unavailable
+
+CAPTIONER = "Salesforce/blip-image-captioning-base"
+TEXT_ENCODER = "google-bert/bert-base-uncased"
+
+
+@lru_cache(maxsize=2)
+def _captioner(source: str):
+    from transformers import BlipForConditionalGeneration, BlipProcessor
+
+    from ..models import from_pretrained
+
+    processor = from_pretrained(BlipProcessor, Model(source), "videoti captioner")
+    model = from_pretrained(BlipForConditionalGeneration, Model(source), "videoti captioner").eval()
+
+    def caption(image) -> str:
+        import torch
+
+        with torch.no_grad():
+            out = model.generate(**processor(images=image, return_tensors="pt"), max_new_tokens=30)
+        return processor.decode(out[0], skip_special_tokens=True)
+
+    return caption
+
+
+@lru_cache(maxsize=2)
+def _encoder(source: str):
+    from transformers import AutoModel, AutoTokenizer
+
+    from ..models import from_pretrained
+
+    tokenizer = from_pretrained(AutoTokenizer, Model(source), "videoti text encoder")
+    model = from_pretrained(AutoModel, Model(source), "videoti text encoder").eval()
+
+    def embed(text: str):
+        import torch
+
+        with torch.no_grad():
+            batch = tokenizer(text, return_tensors="pt", truncation=True)
+            hidden = model(**batch).last_hidden_state[0]
+        return hidden.mean(dim=0)
+
+    return embed
+
+
+def videoti(image, instruction: str, video, backend: str = "offline", caption=None, embed=None) -> Score:
+    """`caption(PIL image) -> str` and `embed(str) -> 1-D tensor` default to BLIP and BERT."""
+    check_backend(backend)
+    instruction = check_prompt(instruction, "instruction")
+    if backend == "offline":
+        return unavailable("videoti", backend, "needs a captioner and BERT; use backend='vbench'")
+    import torch
+
+    caption = caption or _captioner(CAPTIONER)
+    embed = embed or _encoder(TEXT_ENCODER)
+    t_mix = f"{caption(as_image(image))} {instruction}"
+    t_v = caption(video.frame(len(video) // 2))
+    a, b = embed(t_mix).float(), embed(t_v).float()
+    return Score("videoti", float(torch.nn.functional.cosine_similarity(a, b, dim=0)), backend)
