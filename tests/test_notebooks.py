@@ -22,14 +22,15 @@ def test_every_notebook_has_a_parameters_cell_that_sets_profile_seed_and_out_dir
         tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, path.name
         source = "".join(tagged[0]["source"])
-        for name in ("profile", "seed", "out_dir"):
+        needed = ("profile", "out_dir") + (("seed",) if path.stem in EXPECTED else ("backend",))
+        for name in needed:
             assert f"{name} =" in source, (path.name, name)
 
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
     out = tmp_path_factory.mktemp("reproduce")
-    reproduce("tiny", out, only=[n[:2] for n in EXPECTED])
+    reproduce("tiny", out)  # every notebook, the evaluation last
     return out
 
 
@@ -59,3 +60,16 @@ def test_a_papermill_parameter_changes_the_seed(suite, tmp_path):
     base = json.loads((suite / "01_text_to_video.json").read_text())
     assert rec["seed"] == 3
     assert not np.array_equal(read_video(rec["files"]["video"]).frames, read_video(base["files"]["video"]).frames)
+
+
+@pytest.mark.slow
+def test_the_evaluation_notebook_scores_every_task_beside_the_paper(suite):
+    rec = json.loads((suite / "07_evaluation.json").read_text())
+    assert rec["videos"] == len(EXPECTED) and rec["backend"] == "offline"
+    report = (suite / "07_evaluation" / "report.md").read_text()
+    assert "| Sora | 0.797 |" in report and "(offline)" in report
+    assert (suite / "07_evaluation" / "chart.png").exists()
+    results = json.loads((suite / "07_evaluation" / "results.json").read_text())
+    assert sorted(r["task"] for r in results["videos"]) == sorted(
+        ["text_to_video", "text_to_video", "image_to_video", "extend_video", "edit_video", "connect_videos",
+         "simulate_digital_world"])

@@ -45,12 +45,17 @@ METRICS = tuple(VIDEO_METRICS) + CONTEXT_METRICS
 
 
 def _entries(videos) -> list[dict]:
-    """Each input as {name, task, video, result}: Videos, video files, folders of them, or task results."""
+    """Each input as {name, task, video, result}: Videos, video files, folders of them, task results, or dicts
+    {"video": path or Video, "task": ..., "name": ...} (what the notebooks record)."""
     if isinstance(videos, (str, os.PathLike, Video)) or hasattr(videos, "video"):
         videos = [videos]
     entries = []
     for i, item in enumerate(videos):
-        if isinstance(item, Video):
+        if isinstance(item, dict):
+            video = item["video"] if isinstance(item["video"], Video) else read_video(item["video"])
+            entries.append({"name": item.get("name", f"video_{i}"), "task": item.get("task"), "video": video,
+                            "result": None})
+        elif isinstance(item, Video):
             entries.append({"name": f"video_{i}", "task": None, "video": item, "result": None})
         elif hasattr(item, "video"):
             name = str(item.out_dir.name) if getattr(item, "out_dir", None) else f"{item.task}_{i}"
