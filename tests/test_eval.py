@@ -140,3 +140,56 @@ def test_report_puts_our_numbers_beside_the_paper(tmp_path):
 
     with Image.open(files["chart"]) as chart:
         assert chart.size == (1000, 460)
+
+
+class FakeViCLIP:
+    """ViCLIP's interface (encode_vision on (1, 8, 3, 224, 224), encode_text on a string) over a tiny random net."""
+
+    def __init__(self):
+        import torch
+
+        torch.manual_seed(7)
+        self.net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 16, 16), torch.nn.AdaptiveAvgPool2d(2),
+                                       torch.nn.Flatten(), torch.nn.Linear(16, 8))
+
+    def encode_vision(self, clips, test=True):
+        assert clips.shape[1:] == (8, 3, 224, 224)
+        return self.net(clips[0]).mean(dim=0, keepdim=True)
+
+    def encode_text(self, text):
+        import torch
+
+        return torch.ones(1, 8)
+
+
+def test_tcon_and_tmean_compare_video_features():
+    from moranb.eval import tcon, tmean
+
+    backbones = Backbones(viclip=FakeViCLIP())
+    a, b = panning(2), static()
+    assert tcon(a, a, "vbench", backbones).value == pytest.approx(1.0, abs=1e-6)
+    ab, ba = tcon(a, b, "vbench", backbones).value, tcon(b, a, "vbench", backbones).value
+    assert ab == pytest.approx(ba, abs=1e-6) and ab < 1.0
+    joined = Video(np.concatenate([a.frames, b.frames]), a.fps)
+    expected = (tcon(a, joined, "vbench", backbones).value + tcon(b, joined, "vbench", backbones).value) / 2
+    assert tmean(a, b, joined, "vbench", backbones).value == pytest.approx(expected)
+    assert tmean(a, b, joined).value is None
+
+
+def test_videoti_is_the_cosine_of_the_two_captions_embeddings():
+    from moranb.eval import videoti
+
+    vocabulary = ["a", "red", "fox", "snow", "night", "make", "it", "boat"]
+
+    def embed(text):
+        import torch
+
+        words = text.lower().split()
+        return torch.tensor([float(words.count(w)) for w in vocabulary])
+
+    video = panning(2)
+    same = videoti(video.first_frame, "make it night", video, "vbench",
+                   caption=lambda image: "a red fox", embed=embed)
+    # T_mix = "a red fox make it night", T_v = "a red fox": cosine of the word-count vectors.
+    assert same.value == pytest.approx(3 / (np.sqrt(6) * np.sqrt(3)))
+    assert videoti(video.first_frame, "make it night", video).value is None
