@@ -7,14 +7,12 @@ every agent that needs the same model reuses one copy. `clear()` frees them (bet
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from .config import Model, Profile
 from .errors import DeviceError, ModelNotAvailableError
 
 _LOADED: dict[tuple, object] = {}
-LOAD_SECONDS: dict[str, float] = {}  # source -> seconds its first load took (benchmarks report it apart)
 
 
 def _is_offline() -> bool:
@@ -65,11 +63,9 @@ def load(cls, model: Model, profile: Profile, field: str, **components):
     if key in _LOADED:
         return _LOADED[key]
     check_device(profile)
-    start = time.perf_counter()
     pipe = from_pretrained(cls, model, field, dtype=model.torch_dtype(profile), **components)
     _place(pipe, profile)
     pipe.set_progress_bar_config(disable=not profile.step_progress, desc=field, leave=False)
-    LOAD_SECONDS[model.source] = time.perf_counter() - start
     _LOADED[key] = pipe
     return pipe
 
@@ -82,11 +78,9 @@ def load_llm(model: Model, profile: Profile):
     if key in _LOADED:
         return _LOADED[key]
     check_device(profile)
-    start = time.perf_counter()
     tokenizer = from_pretrained(AutoTokenizer, model, "llm")
     lm = from_pretrained(AutoModelForCausalLM, model, "llm", dtype=model.torch_dtype(profile))
     lm.to("cpu" if profile.device == "cpu" or profile.cpu_offload else profile.device).eval()
-    LOAD_SECONDS[model.source] = time.perf_counter() - start
     _LOADED[key] = (tokenizer, lm)
     return _LOADED[key]
 
@@ -110,11 +104,6 @@ def _place(pipe, profile: Profile):
         pipe.to(profile.device)
     if profile.vae_slicing and hasattr(pipe, "vae") and hasattr(pipe.vae, "enable_slicing"):
         pipe.vae.enable_slicing()
-
-
-def loaded() -> list[tuple]:
-    """Keys of the models now held (what a test checks to prove a model was loaded once)."""
-    return list(_LOADED)
 
 
 def clear():
