@@ -59,3 +59,20 @@ def test_bad_decisions(tiny, tmp_path):
 def test_widget_reviewer_approves_when_no_one_can_click(tiny):
     image = tasks.text_to_video("a fox", profile=tiny, segments=1, frames_per_segment=2).first_frame
     assert WidgetReviewer()("text_to_image", image, 1) == "approve"
+
+
+def test_a_resumed_run_keeps_the_reviewed_stages_and_their_decisions(tiny, tmp_path):
+    decisions = tmp_path / "decisions.json"
+    decisions.write_text(json.dumps({"text_to_image": ["regenerate", "approve"]}))
+    kwargs = dict(profile=tiny, seed=2, segments=1, frames_per_segment=2, out_dir=tmp_path / "run")
+    first = tasks.text_to_video("a fox", review=str(decisions), **kwargs)
+
+    def must_not_be_asked(*args):
+        raise AssertionError("a kept stage was reviewed again")
+
+    again = tasks.text_to_video("a fox", review=must_not_be_asked, **kwargs)
+    assert again.reused == ["enhance_prompt", "text_to_image", "image_to_video"]
+    assert np.array_equal(again.video.frames, first.video.frames)
+    assert again.decisions == [{**d, "reused": True} for d in first.decisions] and len(again.decisions) == 3
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["review"] == again.decisions

@@ -76,8 +76,10 @@ class Run:
         kept = self._load(name)
         if kept is not None:
             self.reused.append(name)
+            self.decisions.extend(self._load_decisions(name))
             return kept
         tries = MAX_TRIES if (seeded and self.review is not None) else 1
+        decisions = []
         for attempt in range(1, tries + 1):
             seed = retry_seed(self.seed, attempt)
             value = self._make(name, lambda: make(seed) if seeded else make())
@@ -85,10 +87,11 @@ class Run:
                 break
             preview = concat(value) if isinstance(value, list) else value
             decision = check_decision(self.review(name, preview, attempt), name)
-            self.decisions.append({"stage": name, "attempt": attempt, "seed": seed, "decision": decision})
+            decisions.append({"stage": name, "attempt": attempt, "seed": seed, "decision": decision})
             if decision == "approve":
                 break
-        self._keep(name, value)
+        self.decisions.extend(decisions)
+        self._keep(name, value, decisions)
         return value
 
     def _make(self, name: str, make: Callable):
@@ -108,11 +111,13 @@ class Run:
             return None
         return self.out_dir / ".stages" / f"{name}-{self.key}"
 
-    def _keep(self, name: str, value):
+    def _keep(self, name: str, value, decisions: list[dict]):
         base = self._stage_path(name)
         if base is None:
             return
         base.parent.mkdir(exist_ok=True)
+        if decisions:  # written before the value: a kept value always has its review beside it
+            write_text(base.with_suffix(".review.json"), json.dumps(decisions, indent=1))
         if isinstance(value, str):
             write_text(base.with_suffix(".txt"), value)
         elif isinstance(value, Image.Image):
@@ -123,6 +128,13 @@ class Run:
         elif isinstance(value, list) and all(isinstance(v, Video) for v in value):
             with atomic_path(base.with_suffix(".npz")) as tmp:
                 np.savez(tmp, fps=value[0].fps, **{f"segment{i}": v.frames for i, v in enumerate(value)})
+
+    def _load_decisions(self, name: str) -> list[dict]:
+        """The review decisions that were made when a kept stage was first made, marked as reused."""
+        path = self._stage_path(name).with_suffix(".review.json")
+        if not path.exists():
+            return []
+        return [{**d, "reused": True} for d in json.loads(path.read_text(encoding="utf-8"))]
 
     def _load(self, name: str):
         base = self._stage_path(name)
