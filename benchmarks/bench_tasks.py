@@ -20,9 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
+os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars would bury the table (set before tqdm is imported)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
