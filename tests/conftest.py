@@ -1,8 +1,12 @@
 import os
+import tempfile
 
 # Nothing in the tests may reach a model hub: a hub id must fail fast, as on any offline machine.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# VBench's cache (its weights, and the ViCLIP vocabulary moranb copies there) is a fresh folder: the tests use no
+# real backbone and leave the user's cache alone.
+os.environ["VBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="moranb-test-vbench-")
 
 import numpy as np
 import pytest

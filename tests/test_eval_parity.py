@@ -21,6 +21,7 @@ from moranb.eval import (
     motion_smoothness,
     subject_consistency,
     temporal_flickering,
+    temporal_style,
 )
 from moranb.eval.core import build_amt, frames_tchw
 from moranb.eval.dynamic_degree import raft_scores, sampled
@@ -164,3 +165,64 @@ def test_appearance_style_matches_vbench(monkeypatch, video, tiny_clip):
                                                         "video_list": ["v.mp4"]}], "cpu")
     ours = appearance_style(video, style, "vbench", Backbones(clip_b32=tiny_clip))
     assert ours.value == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def small_viclip():
+    """VBench's own ViCLIP class with small vision and text towers (its own VisionTransformer and CLIP_TEXT) and
+    random weights: the real one is a ViT-L/14, too slow for a CPU test."""
+    from moranb.eval.core import viclip_vocab
+
+    vocab = viclip_vocab()  # before VBench's tokenizer module is imported, or it runs wget
+    from vbench.third_party.ViCLIP import viclip
+    from vbench.third_party.ViCLIP.simple_tokenizer import SimpleTokenizer
+    from vbench.third_party.ViCLIP.viclip_text import CLIP_TEXT
+    from vbench.third_party.ViCLIP.viclip_vision import VisionTransformer
+
+    def vision(**kw):
+        return VisionTransformer(input_resolution=224, patch_size=32, width=64, layers=2, heads=2, output_dim=32,
+                                 num_frames=kw["num_frames"]).eval()
+
+    def text(**kw):
+        return CLIP_TEXT(embed_dim=32, context_length=kw["context_length"], vocab_size=kw["vocab_size"],
+                         transformer_width=32, transformer_heads=2, transformer_layers=1, checkpoint_num=0).eval()
+
+    torch.manual_seed(6)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(viclip, "clip_joint_l14", vision)
+        m.setattr(viclip, "clip_text_l14", text)
+        model = viclip.ViCLIP(tokenizer=SimpleTokenizer(str(vocab)), pretrain=None)
+    with torch.no_grad():
+        for p in model.parameters():  # some of its tensors are torch.empty until a checkpoint fills them
+            p.normal_(0, 0.05)
+    return model.eval()
+
+
+def test_temporal_style_matches_vbench(monkeypatch, video, small_viclip):
+    """VBench reads 8 'middle' frames with decord as uint8; its reader is pointed at our frames, and its own
+    sampling, transform and ViCLIP calls run."""
+    import vbench.temporal_style as theirs
+    import vbench.utils
+
+    long = Video(np.concatenate([video.frames, video.frames[::-1], video.frames]), fps=8)  # 21 frames: 8 sampled
+
+    class Reader:  # decord.VideoReader's interface over `long`, with the torch bridge VBench sets
+        def __init__(self, path, num_threads=1):
+            pass
+
+        def __len__(self):
+            return len(long)
+
+        def get_avg_fps(self):
+            return long.fps
+
+        def get_batch(self, index):
+            return torch.from_numpy(long.frames[list(index)])
+
+    monkeypatch.setattr(vbench.utils, "VideoReader", Reader)
+    style = "a time-lapse of clouds"
+    expected, _ = theirs.temporal_style(small_viclip, [{"prompt": style, "video_list": ["v.mp4"]}],
+                                        small_viclip.tokenizer, "cpu")
+    ours = temporal_style(long, style, "vbench", Backbones(viclip=small_viclip))
+    assert ours.backend == "vbench" and ours.value == pytest.approx(expected, abs=1e-6)
+    assert abs(expected) > 1e-3  # a real cosine, not a degenerate zero

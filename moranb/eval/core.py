@@ -146,13 +146,33 @@ class Backbones:
         return model.to(self.device).eval()
 
     def _load_viclip(self):
+        weights = vbench_file("viclip")
+        vocab = viclip_vocab()
         from vbench.third_party.ViCLIP.simple_tokenizer import SimpleTokenizer
         from vbench.third_party.ViCLIP.viclip import ViCLIP
 
-        from ..tiny import clip_bpe_path
+        return ViCLIP(tokenizer=SimpleTokenizer(str(vocab)), pretrain=str(weights)).to(self.device).eval()
 
-        tokenizer = SimpleTokenizer(str(clip_bpe_path()))
-        return ViCLIP(tokenizer=tokenizer, pretrain=str(vbench_file("viclip"))).to(self.device).eval()
+
+def viclip_vocab() -> Path:
+    """Put the CLIP BPE vocabulary where VBench's ViCLIP code looks for it, before that code is imported.
+
+    VBench's ViCLIP tokenizer module runs `wget` at import time when `$VBENCH_CACHE_DIR/ViCLIP/` lacks the file;
+    the identical file ships in the openai-clip wheel, so it is copied from there and nothing is downloaded.
+    """
+    import shutil
+
+    from vbench.utils import CACHE_DIR  # what VBench's code uses: $VBENCH_CACHE_DIR when vbench was imported
+
+    from ..io import atomic_path
+    from ..tiny import clip_bpe_path
+
+    path = Path(CACHE_DIR) / "ViCLIP" / "bpe_simple_vocab_16e6.txt.gz"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            shutil.copyfile(clip_bpe_path(), tmp)
+    return path
 
 
 def build_amt():

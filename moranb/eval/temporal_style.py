@@ -10,15 +10,21 @@ offline: no values; video-text and video-video semantics need a learned video mo
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..checks import check_prompt
-from .core import Backbones, Score, check_backend, frames_tchw, unavailable
+from .core import Backbones, Score, check_backend, unavailable
 
 
 def _middle_frames(video, count: int = 8):
+    """VBench's `read_frames_decord_by_fps(..., num_frames=8, sample="middle")`: uint8 (T, C, H, W), so the bicubic
+    resize rounds to uint8 as it does there, then CLIP's transform."""
+    import torch
     from vbench.utils import clip_transform, get_frame_indices
 
     index = get_frame_indices(count, len(video), sample="middle")
-    return clip_transform(224)(frames_tchw(video)[index])
+    frames = torch.from_numpy(np.ascontiguousarray(video.frames[index])).permute(0, 3, 1, 2)
+    return clip_transform(224)(frames)
 
 
 def video_features(video, backbones: Backbones):
