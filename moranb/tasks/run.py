@@ -116,8 +116,11 @@ class Run:
         if base is None:
             return
         base.parent.mkdir(exist_ok=True)
-        if decisions:  # written before the value: a kept value always has its review beside it
-            write_text(base.with_suffix(".review.json"), json.dumps(decisions, indent=1))
+        review = base.with_suffix(".review.json")  # written before the value, so a kept value has its review
+        if decisions:
+            write_text(review, json.dumps(decisions, indent=1))
+        else:
+            review.unlink(missing_ok=True)  # left by an earlier run that stopped before keeping its value
         if isinstance(value, str):
             write_text(base.with_suffix(".txt"), value)
         elif isinstance(value, Image.Image):
