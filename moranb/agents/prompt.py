@@ -6,12 +6,17 @@ Three backends, chosen by `profile.prompt_backend` or the `backend` argument:
 - "openai": any OpenAI-compatible chat-completions endpoint (Ollama, vLLM, hosted APIs); the key, if any, is read
   from $OPENAI_API_KEY;
 - "rule": no model at all: the prompt plus a fixed set of detail phrases (what a teacher can run anywhere).
+
+It also writes new prompts (`write_prompts`), the first step of the paper's data-free training: the LLM invents the
+prompts the pipeline then makes candidate videos for. The "rule" backend draws them from a small seeded grammar.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import re
 import urllib.error
 import urllib.request
 
@@ -27,6 +32,21 @@ SYSTEM_PROMPT = (
 )
 DETAILS = "highly detailed, cinematic lighting, natural colors, smooth camera motion, sharp focus"
 BACKENDS = ("transformers", "openai", "rule")
+WRITER_PROMPT = (
+    "You write prompts for a text-to-video model. Write {n} distinct prompts for short videos, each one sentence of "
+    "at most 20 words with a subject, an action and a setting; vary subjects, motions and places. Answer with the "
+    "prompts only, one per line."
+)
+# The "rule" writer's grammar: 12 x 12 x 12 combinations, enough for rounds of 16, 32 and 48 prompts.
+SUBJECTS = ("a red fox", "a paper boat", "an old fisherman", "a hot air balloon", "a golden retriever",
+            "a steam train", "a ballet dancer", "a sea turtle", "a kite", "a robot vacuum", "a flock of sparrows",
+            "a skateboarder")
+ACTIONS = ("moving slowly to the left", "racing past the camera", "turning in a circle", "rising into the air",
+           "drifting with the wind", "jumping over a puddle", "walking towards the camera", "spinning in place",
+           "sliding downhill", "floating gently", "running along a path", "stopping and looking around")
+SETTINGS = ("on a snowy mountain", "in a rainy city street", "on a sunny beach", "in a misty forest",
+            "at a night market", "in a desert at sunset", "on a frozen lake", "in a field of sunflowers",
+            "inside an old library", "under a starry sky", "beside a waterfall", "in a neon-lit alley")
 
 
 def with_style(prompt: str, style: str | None) -> str:
@@ -55,7 +75,38 @@ class PromptAgent:
         # A model that answers nothing usable leaves the user's prompt as it was rather than an empty one.
         return reply or prompt
 
-    def _chat_transformers(self, messages) -> str:
+    def write_prompts(self, n: int, seed: int = 0, avoid=()) -> list[str]:
+        """`n` new, distinct video prompts, none of them in `avoid` (the prompts of earlier rounds)."""
+        from ..checks import check_count
+
+        n = check_count(n, "number of prompts")
+        seen = {p.strip().lower() for p in avoid}
+        if self.backend == "rule":
+            rng = random.Random(seed)
+            combos = [f"{s} {a} {w}" for s in SUBJECTS for a in ACTIONS for w in SETTINGS]
+            rng.shuffle(combos)
+            fresh = [c for c in combos if c.lower() not in seen][:n]
+        else:
+            system = WRITER_PROMPT.format(n=n)
+            ask = f"Write {n} prompts." + (f" Avoid these, already used: {'; '.join(avoid)}" if avoid else "")
+            messages = [{"role": "system", "content": system}, {"role": "user", "content": ask}]
+            reply = self._chat_openai(messages) if self.backend == "openai" else self._chat_transformers(
+                messages, max_new_tokens=max(self.profile.llm_max_new_tokens, 40 * n))
+            fresh = []
+            for line in reply.splitlines():
+                # "1. a fox ...", "- a fox ...", "\"a fox ...\"" -> "a fox ..."
+                line = re.sub(r"^\s*(?:\d+[.):]|[-*•])\s*", "", line).strip().strip('"').strip()
+                if len(line.split()) >= 3 and line.lower() not in seen:
+                    seen.add(line.lower())
+                    fresh.append(line)
+            fresh = fresh[:n]
+        if len(fresh) < n:
+            raise BackendError(
+                f"the prompt agent ({self.backend}) wrote {len(fresh)} usable new prompts of the {n} asked for; "
+                f"ask for fewer, or use prompt_backend='rule'")
+        return fresh
+
+    def _chat_transformers(self, messages, max_new_tokens: int | None = None) -> str:
         import torch
 
         tokenizer, lm = models.load_llm(self.profile.llm, self.profile)
@@ -63,7 +114,7 @@ class PromptAgent:
                                                return_dict=True)
         inputs = {k: v.to(lm.device) for k, v in inputs.items()}
         with torch.inference_mode():
-            out = lm.generate(**inputs, max_new_tokens=self.profile.llm_max_new_tokens, do_sample=False,
+            out = lm.generate(**inputs, max_new_tokens=max_new_tokens or self.profile.llm_max_new_tokens, do_sample=False,
                               pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
         return tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 

@@ -1,0 +1,122 @@
+"""The accepted data as a dataset a trainer reads.
+
+    <data_dir>/dataset/
+        metadata.jsonl          one line per sample: prompt, round, seed, both judges' picks and criteria, who decided
+        videos/<set>.mp4        the chosen candidate's video (copied, never re-encoded)
+        first_frames/<set>.png  its first frame (the text-to-image agent's output)
+
+A sample is a set the judges agreed on, or one a person (or a policy) picked a candidate for. `build_dataset` writes
+the whole folder beside the old one and swaps it in, so a reader never sees half a dataset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from ..errors import MoranbError
+from ..video import Video, read_image, read_video
+from .decisions import read_decisions
+from .records import append_jsonl, read_jsonl
+from .round import read_sets
+
+
+class EmptyDatasetError(MoranbError):
+    """No set was accepted: nothing to train on."""
+
+
+def build_dataset(data_dir, out=None) -> "Dataset":
+    """Collect every round's accepted samples under `data_dir` into `out` (default `<data_dir>/dataset`)."""
+    data_dir = Path(data_dir)
+    out = Path(out) if out is not None else data_dir / "dataset"
+    rounds = sorted(p for p in data_dir.glob("round-[0-9][0-9]") if (p / "sets.jsonl").exists())
+    if not rounds:
+        raise EmptyDatasetError(f"no rounds under '{data_dir}'; run moranb.data.synthesize_round first")
+    samples, tally = [], {"sets": 0, "accepted_by_judges": 0, "picked": 0, "discarded": 0, "undecided": 0}
+    for here in rounds:
+        decided = read_decisions(here)
+        for s in read_sets(here):
+            tally["sets"] += 1
+            if s.status == "accepted":
+                tally["accepted_by_judges"] += 1
+                samples.append((s, s.pick, "judges"))
+            elif s.id not in decided:
+                tally["undecided"] += 1
+            elif decided[s.id].decision == "discard":
+                tally["discarded"] += 1
+            else:
+                tally["picked"] += 1
+                samples.append((s, decided[s.id].pick, decided[s.id].by))
+    if not samples:
+        raise EmptyDatasetError(
+            f"no accepted samples in {len(rounds)} round(s) under '{data_dir}' ({tally['sets']} sets: "
+            f"{tally['discarded']} discarded, {tally['undecided']} waiting for a person); decide the queued sets "
+            f"(FilterPanel or resolve_queue) or run another round")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        (tmp / "videos").mkdir()
+        (tmp / "first_frames").mkdir()
+        for s, pick, by in samples:
+            run = data_dir / s.candidates[pick]
+            manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+            shutil.copyfile(run / "video.mp4", tmp / "videos" / f"{s.id}.mp4")
+            shutil.copyfile(run / "first_frame.png", tmp / "first_frames" / f"{s.id}.png")
+            enhanced = (run / "enhanced_prompt.txt").read_text(encoding="utf-8").strip()
+            append_jsonl(tmp / "metadata.jsonl", {
+                "id": s.id, "prompt": s.prompt, "enhanced_prompt": enhanced, "round": s.round,
+                "seed": s.seeds[pick], "candidate": pick, "candidates": len(s.candidates), "decided_by": by,
+                "judges": [dataclasses.asdict(j) for j in s.judgements], "video": f"videos/{s.id}.mp4",
+                "first_frame": f"first_frames/{s.id}.png", "frames": manifest["video"]["frames"],
+                "fps": manifest["video"]["fps"], "width": manifest["video"]["width"],
+                "height": manifest["video"]["height"], "source": s.candidates[pick]})
+        (tmp / "summary.json").write_text(json.dumps({**tally, "samples": len(samples)}, indent=1) + "\n")
+        old = out.with_name(f".{out.name}-old")
+        if out.exists():
+            out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return Dataset(out)
+
+
+@dataclass
+class Sample:
+    id: str
+    prompt: str
+    video: Video
+    first_frame: Image.Image
+    meta: dict
+
+
+class Dataset:
+    """The samples of a dataset folder, read lazily: `len(ds)`, `ds[i]` -> `Sample`, `ds.meta` (the metadata lines)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not (self.path / "metadata.jsonl").exists():
+            raise MoranbError(f"'{self.path}' is not a moranb dataset (no metadata.jsonl); build one with "
+                              f"moranb.data.build_dataset")
+        self.meta = [record for _, record in read_jsonl(self.path / "metadata.jsonl", strict=True)]
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    def __getitem__(self, index: int) -> Sample:
+        meta = self.meta[index]
+        return Sample(meta["id"], meta["prompt"], read_video(self.path / meta["video"]),
+                      read_image(self.path / meta["first_frame"]), meta)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def summary(self) -> dict:
+        return json.loads((self.path / "summary.json").read_text())
