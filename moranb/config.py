@@ -48,6 +48,14 @@ class Profile:
     openai_base_url: str = "http://127.0.0.1:11434/v1"  # Ollama's default OpenAI-compatible endpoint
     openai_model: str = "llama3"
     llm_max_new_tokens: int = 120
+    # Judges (data-free training): two multimodal LLMs, each picking the best of k candidate videos. Backend
+    # "transformers" (local models), "openai" (an OpenAI-compatible server with a vision model; the names it is asked
+    # for are judge_openai_models) or "metrics" (no model: the offline metric matching the criterion).
+    judge_a: Model = Model("llava-hf/llava-onevision-qwen2-7b-ov-hf")
+    judge_b: Model = Model("Qwen/Qwen2-VL-7B-Instruct", dtype="bfloat16")
+    judge_backend: str = "transformers"
+    judge_openai_models: tuple[str, str] = ("llava-onevision", "qwen2-vl")
+    judge_max_new_tokens: int = 96  # {"best": N, "reason": "<one sentence>"} with room to spare
     # Text-to-image (SDXL base + refiner).
     width: int = 1024
     height: int = 576
@@ -111,6 +119,9 @@ def lowvram_profile() -> Profile:
     return full_profile().replace(
         name="lowvram",
         llm=Model("Qwen/Qwen2.5-1.5B-Instruct"),
+        # The small siblings; fp16 for both, as a T4 has no bf16.
+        judge_a=Model("llava-hf/llava-onevision-qwen2-0.5b-ov-hf"),
+        judge_b=Model("Qwen/Qwen2-VL-2B-Instruct"),
         cpu_offload=True,
         vae_slicing=True,
         decode_chunk_size=2,
@@ -136,6 +147,12 @@ def tiny_profile(root: str | os.PathLike | None = None) -> Profile:
         # still built and runs with prompt_backend="transformers".
         prompt_backend="rule",
         llm_max_new_tokens=16,
+        # Likewise random-weight judges answer noise (every answer an abstention); the metrics judge picks for real.
+        # The tiny judges still build and run with judge_backend="transformers".
+        judge_a=Model(str(root / "llava-onevision")),
+        judge_b=Model(str(root / "qwen2-vl")),
+        judge_backend="metrics",
+        judge_max_new_tokens=16,
         width=96,
         height=64,
         t2i_steps=4,

@@ -74,14 +74,31 @@ def load_llm(model: Model, profile: Profile):
     """(tokenizer, causal LM) for the prompt agent's transformers backend."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    key = ("causal-lm", model, profile.device, profile.dtype)
+    # With CPU offload the GPU is left to the diffusion models; the prompt LLM runs on the CPU.
+    place = "cpu" if profile.device == "cpu" or profile.cpu_offload else profile.device
+    return _load_transformers("causal-lm", AutoTokenizer, AutoModelForCausalLM, model, profile, "llm", place)
+
+
+def load_vlm(model: Model, profile: Profile, field: str = "judge_a"):
+    """(processor, image-text-to-text model) for a judge's transformers backend (LLaVA-OneVision, Qwen2-VL, ...).
+
+    On the profile's device even with CPU offload: judges run after generation, when the offloaded diffusion models
+    are back on the CPU, and reading k images on a CPU is slow.
+    """
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    return _load_transformers("vlm", AutoProcessor, AutoModelForImageTextToText, model, profile, field, profile.device)
+
+
+def _load_transformers(kind: str, preprocessor_cls, model_cls, model: Model, profile: Profile, field: str, place: str):
+    key = (kind, model, profile.device, profile.dtype)
     if key in _LOADED:
         return _LOADED[key]
     check_device(profile)
-    tokenizer = from_pretrained(AutoTokenizer, model, "llm")
-    lm = from_pretrained(AutoModelForCausalLM, model, "llm", dtype=model.torch_dtype(profile))
-    lm.to("cpu" if profile.device == "cpu" or profile.cpu_offload else profile.device).eval()
-    _LOADED[key] = (tokenizer, lm)
+    preprocessor = from_pretrained(preprocessor_cls, model, field)
+    network = from_pretrained(model_cls, model, field, dtype=model.torch_dtype(profile))
+    network.to(place).eval()
+    _LOADED[key] = (preprocessor, network)
     return _LOADED[key]
 
 

@@ -2,12 +2,14 @@
 
 Each model is the same diffusers/transformers class as its real counterpart (SDXL with both text encoders and the
 refiner, InstructPix2Pix, SVD with its CLIP vision encoder and temporal VAE, LTX-Video for connection, a Llama-style
-causal LM), with schedulers configured like the real ones. They are written with `save_pretrained` into a cache
-directory and from then on loaded with `from_pretrained`, exactly like a model from the hub.
+causal LM, and the two judges: LLaVA-OneVision with a SigLIP tower and a Qwen2 LM, Qwen2-VL with its own vision
+transformer), with schedulers and processors configured like the real ones. They are written with `save_pretrained`
+into a cache directory and from then on loaded with `from_pretrained`, exactly like a model from the hub.
 
 Tokenizers are real ones built offline: the CLIP tokenizer from the BPE vocabulary that ships inside the
 `openai-clip` wheel (the file OpenAI's CLIP and Stable Diffusion use), a T5-style unigram tokenizer derived from
-the same vocabulary, and a byte-level BPE tokenizer for the LLM trained on a fixed word list.
+the same vocabulary, and byte-level BPE tokenizers (the LLM's and the judges', each with its model's special tokens
+and a chat template that mirrors the real one) trained on a fixed word list.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-PARTS = ("llm", "sdxl-base", "sdxl-refiner", "instruct-pix2pix", "svd-xt", "ltx-video")
+PARTS = ("llm", "sdxl-base", "sdxl-refiner", "instruct-pix2pix", "svd-xt", "ltx-video", "llava-onevision", "qwen2-vl")
 
 
 def ensure_tiny_models(root: str | Path) -> Path:
@@ -38,6 +40,8 @@ def ensure_tiny_models(root: str | Path) -> Path:
         "instruct-pix2pix": _build_instruct_pix2pix,
         "svd-xt": _build_svd,
         "ltx-video": _build_ltx,
+        "llava-onevision": _build_llava_onevision,
+        "qwen2-vl": _build_qwen2_vl,
     }
     for part in tqdm(missing, desc="building tiny models", unit="model"):
         # Build into a temporary folder and rename: a half-written model is never picked up.
@@ -122,22 +126,66 @@ LLM_CHAT_TEMPLATE = (
 )
 
 
-def llm_tokenizer():
+def _byte_bpe(specials: list[str]):
+    """A byte-level BPE (the GPT-2/Llama-3/Qwen2 kind) trained offline on a fixed word list; `specials` get ids 0.."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
-    specials = ["<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>", "<|pad|>"]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=1024, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+        vocab_size=1024, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     words = _words(3000)
     tok.train_from_iterator([" ".join(words[i : i + 12]) for i in range(0, len(words), 12)], trainer=trainer)
+    return tok
+
+
+def llm_tokenizer():
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>", "<|pad|>"]
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", pad_token="<|pad|>",
-        chat_template=LLM_CHAT_TEMPLATE, model_max_length=512,
+        tokenizer_object=_byte_bpe(specials), bos_token="<|begin_of_text|>", eos_token="<|eot_id|>",
+        pad_token="<|pad|>", chat_template=LLM_CHAT_TEMPLATE, model_max_length=512,
+    )
+
+
+# The judges' chat templates, as in the real processors (llava-hf/llava-onevision-qwen2-*-ov-hf,
+# Qwen/Qwen2-VL-*-Instruct). LLaVA-OneVision's puts a turn's images before its text; Qwen2-VL's keeps them in place.
+LLAVA_ONEVISION_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + ' ' }}"
+    "{% if message['content'] is string %}{{ '\\n' + message['content'] }}{% else %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}{{ '<video>' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ '\\n' + content['text'] }}"
+    "{% endfor %}{% endif %}{{ '<|im_end|>' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+QWEN2_VL_CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture {{ image_count.value }}: "
+    "{% endif %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}{% set video_count.value = video_count.value + 1 %}"
+    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def vlm_tokenizer(specials: list[str], **special_tokens):
+    """A judge's tokenizer: Qwen2's special tokens (both judges' LMs are Qwen2) plus the model's image tokens."""
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(
+        tokenizer_object=_byte_bpe(["<|endoftext|>", "<|im_start|>", "<|im_end|>", *specials]),
+        eos_token="<|im_end|>", pad_token="<|endoftext|>", model_max_length=32768, **special_tokens,
     )
 
 
@@ -353,3 +401,88 @@ def _build_llm(out: Path):
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+
+
+def _qwen2_text(vocab_size: int, **extra) -> dict:
+    """The judges' Qwen2 language model at toy size (the real ones: 0.5B to 7B, same structure)."""
+    return dict(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096, rope_theta=1000000.0,
+                tie_word_embeddings=False, **extra)
+
+
+def _build_llava_onevision(out: Path):
+    """LLaVA-OneVision: a SigLIP tower, a 2-layer projector and a Qwen2 LM; images tiled "anyres" like the real one,
+    with 28 px tiles of 2x2 patches instead of 384 px tiles of 27x27."""
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessor,
+        LlavaOnevisionProcessor,
+        LlavaOnevisionVideoProcessor,
+        Qwen2Config,
+        SiglipVisionConfig,
+    )
+
+    tokenizer = vlm_tokenizer(["<image>", "<video>"], extra_special_tokens={"image_token": "<image>",
+                                                                          "video_token": "<video>"})
+    tile, patch = 28, 14
+    pinpoints = [[tile * h, tile * w] for h in (1, 2, 3) for w in (1, 2, 3)]
+    config = LlavaOnevisionConfig(
+        vision_config=SiglipVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                                         num_attention_heads=4, patch_size=patch, image_size=tile,
+                                         vision_use_head=False),
+        text_config=Qwen2Config(**_qwen2_text(len(tokenizer), bos_token_id=tokenizer.pad_token_id,
+                                              eos_token_id=tokenizer.eos_token_id)),
+        image_token_index=tokenizer.image_token_id, video_token_index=tokenizer.video_token_id,
+        vision_feature_select_strategy="full", vision_feature_layer=-1, image_grid_pinpoints=pinpoints,
+        vision_aspect_ratio="anyres_max_9", tie_word_embeddings=False,
+    )
+    _seeded(16)
+    model = LlavaOnevisionForConditionalGeneration(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    pixels = dict(size={"height": tile, "width": tile}, image_mean=[0.5] * 3, image_std=[0.5] * 3)  # SigLIP's
+    processor = LlavaOnevisionProcessor(
+        image_processor=LlavaOnevisionImageProcessor(image_grid_pinpoints=pinpoints, **pixels),
+        video_processor=LlavaOnevisionVideoProcessor(**pixels), tokenizer=tokenizer,
+        num_image_tokens=(tile // patch) ** 2, vision_feature_select_strategy="full",
+        vision_aspect_ratio="anyres_max_9", chat_template=LLAVA_ONEVISION_CHAT_TEMPLATE,
+    )
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+
+
+def _build_qwen2_vl(out: Path):
+    """Qwen2-VL: its own vision transformer (14 px patches, 2x2 merged into one LM token, M-RoPE) and a Qwen2 LM;
+    images resized to at most 16 merged tokens (the real one allows 1280)."""
+    from transformers import (
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    tokenizer = vlm_tokenizer(["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"])
+    ids = tokenizer.convert_tokens_to_ids
+    config = Qwen2VLConfig(
+        # hidden_size: the LM's width, which the vision merger projects into.
+        vision_config=dict(depth=2, embed_dim=32, hidden_size=32, mlp_ratio=4, num_heads=4, patch_size=14,
+                           spatial_merge_size=2, temporal_patch_size=2),
+        # M-RoPE splits each head's rotary half (head_dim 8 / 2 = 4) into temporal, height and width sections.
+        text_config=_qwen2_text(len(tokenizer), rope_scaling={"type": "mrope", "mrope_section": [1, 1, 2]},
+                                bos_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id),
+        image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"),
+    )
+    _seeded(17)
+    model = Qwen2VLForConditionalGeneration(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    pixels = {"min_pixels": 28 * 28, "max_pixels": 28 * 28 * 16}
+    processor = Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(**pixels), video_processor=Qwen2VLVideoProcessor(**pixels),
+        tokenizer=tokenizer, chat_template=QWEN2_VL_CHAT_TEMPLATE,
+    )
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
