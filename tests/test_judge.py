@@ -104,7 +104,7 @@ def test_transformers_judge_sees_one_image_per_candidate_and_abstains_on_noise(t
     judge = Judge(tiny, which, backend="transformers")
     processor, vlm = models.load_vlm(getattr(tiny, judge.field), tiny, judge.field)
     seen = _spy_generate(monkeypatch, vlm)
-    result = judge.judge("a white square gliding right", CANDIDATES, "motion_smoothness")
+    result = judge("a white square gliding right", CANDIDATES, "motion_smoothness")
 
     assert isinstance(result, Judgement) and (result.backend, result.criterion) == ("transformers", "motion_smoothness")
     assert result.judge == Path(getattr(tiny, judge.field).source).name
@@ -127,7 +127,7 @@ def test_transformers_judge_reads_a_clear_answer(tiny, monkeypatch, which):
     processor, vlm = models.load_vlm(getattr(tiny, judge.field), tiny, judge.field)
     answer = '{"best": 2, "reason": "the square glides without jumps"}'
     _spy_generate(monkeypatch, vlm, answer, processor.tokenizer)
-    result = judge.judge("a white square gliding right", CANDIDATES, "motion_smoothness")
+    result = judge("a white square gliding right", CANDIDATES, "motion_smoothness")
     assert (result.pick, result.reason, result.raw) == (1, "the square glides without jumps", answer)
 
 
@@ -211,7 +211,7 @@ def chat_answer(content):
 def test_openai_judge_sends_one_data_url_per_candidate_and_the_key(tiny, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with stub_server(chat_answer('{"best": 3, "reason": "steady"}')) as (url, requests):
-        result = Judge(tiny, "b", backend="openai", base_url=url).judge("a square", CANDIDATES, "temporal_flickering")
+        result = Judge(tiny, "b", backend="openai", base_url=url)("a square", CANDIDATES, "temporal_flickering")
     assert (result.judge, result.backend, result.pick, result.reason) == ("qwen2-vl", "openai", 2, "steady")
     (request,) = requests
     assert request["path"] == "/v1/chat/completions"
@@ -228,7 +228,7 @@ def test_openai_judge_sends_one_data_url_per_candidate_and_the_key(tiny, monkeyp
 def test_openai_judge_sends_no_key_when_none_is_set(tiny, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with stub_server(chat_answer("Candidate 1 is clearly the best.")) as (url, requests):
-        result = Judge(tiny, "a", backend="openai", base_url=url).judge("a square", CANDIDATES, "imaging_quality")
+        result = Judge(tiny, "a", backend="openai", base_url=url)("a square", CANDIDATES, "imaging_quality")
     assert result.pick == 0 and result.judge == "llava-onevision"
     assert "Authorization" not in requests[0]["headers"]
 
@@ -239,7 +239,7 @@ def test_openai_redirect_is_refused_and_the_key_stays_home(tiny, monkeypatch):
         redirect = lambda handler: (302, {"Location": f"{elsewhere}/chat/completions"}, b"")
         with stub_server(redirect) as (url, requests):
             with pytest.raises(BackendError) as info:
-                Judge(tiny, "a", backend="openai", base_url=url).judge("a square", CANDIDATES, "imaging_quality")
+                Judge(tiny, "a", backend="openai", base_url=url)("a square", CANDIDATES, "imaging_quality")
     message = str(info.value)
     assert "redirect" in message and elsewhere in message and "\n" not in message
     assert len(requests) == 1 and stolen == []
@@ -251,7 +251,7 @@ def test_openai_refused_port_names_the_url_and_the_fix(tiny):
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/v1"
     with pytest.raises(BackendError) as info:
-        Judge(tiny, "a", backend="openai", base_url=url, timeout=5).judge("a square", CANDIDATES, "imaging_quality")
+        Judge(tiny, "a", backend="openai", base_url=url, timeout=5)("a square", CANDIDATES, "imaging_quality")
     message = str(info.value)
     assert f"{url}/chat/completions" in message and "judge_backend='metrics'" in message and "\n" not in message
 
@@ -259,7 +259,7 @@ def test_openai_refused_port_names_the_url_and_the_fix(tiny):
 def test_openai_answer_in_another_format_is_a_one_line_error(tiny):
     with stub_server(lambda handler: (200, {}, b'{"answer": "1"}')) as (url, _):
         with pytest.raises(BackendError, match="chat-completions format"):
-            Judge(tiny, "a", backend="openai", base_url=url).judge("a square", CANDIDATES, "imaging_quality")
+            Judge(tiny, "a", backend="openai", base_url=url)("a square", CANDIDATES, "imaging_quality")
 
 
 # -- the metrics backend ----------------------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ def test_openai_answer_in_another_format_is_a_one_line_error(tiny):
 @pytest.mark.parametrize("smooth_first", [True, False])
 def test_metrics_judge_picks_the_smoother_video(tiny, criterion, smooth_first):
     candidates = [smooth_video(), noisy_video()] if smooth_first else [noisy_video(), smooth_video()]
-    result = Judge(tiny).judge("a white square gliding right", candidates, criterion)
+    result = Judge(tiny)("a white square gliding right", candidates, criterion)
     assert (result.judge, result.backend) == ("metrics-a", "metrics")
     assert result.pick == (0 if smooth_first else 1)
     scores = json.loads(result.raw)["scores"]
@@ -278,12 +278,12 @@ def test_metrics_judge_picks_the_smoother_video(tiny, criterion, smooth_first):
 
 @pytest.mark.parametrize("criterion", ["prompt_faithfulness", "aesthetic_quality", "temporal_style", "overall_quality"])
 def test_metrics_judge_abstains_where_no_offline_metric_exists(tiny, criterion):
-    result = Judge(tiny, "b").judge("a white square", [smooth_video(), noisy_video()], criterion)
+    result = Judge(tiny, "b")("a white square", [smooth_video(), noisy_video()], criterion)
     assert result.abstained and result.reason.startswith(f"no offline metric for {criterion}")
 
 
 def test_metrics_judge_abstains_on_a_tie(tiny):
-    result = Judge(tiny).judge("a white square", [smooth_video(), smooth_video(), noisy_video()], "motion_smoothness")
+    result = Judge(tiny)("a white square", [smooth_video(), smooth_video(), noisy_video()], "motion_smoothness")
     assert result.abstained and "tie" in result.reason and "[1, 2]" in result.reason
     assert len(json.loads(result.raw)["scores"]) == 3
 
@@ -291,11 +291,11 @@ def test_metrics_judge_abstains_on_a_tie(tiny):
 # -- bad input -------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call, match", [
-    (lambda p: Judge(p).judge("  ", CANDIDATES, "motion_smoothness"), "prompt is empty"),
-    (lambda p: Judge(p).judge("a fox", CANDIDATES[:1], "motion_smoothness"), "at least 2 candidate videos; got 1"),
-    (lambda p: Judge(p).judge("a fox", CANDIDATES[0], "motion_smoothness"), "at least 2 candidate videos; got 1"),
-    (lambda p: Judge(p).judge("a fox", CANDIDATES, "beauty"), "unknown criterion 'beauty'; choose one of"),
-    (lambda p: Judge(p).judge("a fox", [CANDIDATES[0], 3], "motion_smoothness"), "expected a Video"),
+    (lambda p: Judge(p)("  ", CANDIDATES, "motion_smoothness"), "prompt is empty"),
+    (lambda p: Judge(p)("a fox", CANDIDATES[:1], "motion_smoothness"), "at least 2 candidate videos; got 1"),
+    (lambda p: Judge(p)("a fox", CANDIDATES[0], "motion_smoothness"), "at least 2 candidate videos; got 1"),
+    (lambda p: Judge(p)("a fox", CANDIDATES, "beauty"), "unknown criterion 'beauty'; choose one of"),
+    (lambda p: Judge(p)("a fox", [CANDIDATES[0], 3], "motion_smoothness"), "expected a Video"),
     (lambda p: Judge(p, backend="gpt"), "unknown judge backend 'gpt'"),
     (lambda p: Judge(p, which="c"), "unknown judge 'c'"),
     (lambda p: Judge(p, frames=0), "frames per candidate must be at least 1"),
@@ -311,4 +311,4 @@ def test_a_missing_judge_model_names_the_field(tiny):
 
     profile = tiny.replace(judge_b=Model("/nonexistent/qwen2-vl"))
     with pytest.raises(ModelNotAvailableError, match="/nonexistent/qwen2-vl.*'judge_b'"):
-        Judge(profile, "b", backend="transformers").judge("a fox", CANDIDATES, "imaging_quality")
+        Judge(profile, "b", backend="transformers")("a fox", CANDIDATES, "imaging_quality")

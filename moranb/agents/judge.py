@@ -19,8 +19,9 @@ Three backends, chosen by `profile.judge_backend` or the `backend` argument:
       top-5 % Farneback magnitudes): the thresholded 0/1 would tie almost every set;
     prompt_faithfulness, aesthetic_quality, temporal_style, overall_quality: abstention (no weight-free stand-in;
       overall_quality would be the paper's VQ, which needs aesthetic quality).
-  A tie at the top is an abstention too. Both judges use the same metric, so on this backend they always agree:
-  it exercises a data round end to end, it does not replace two independent opinions.
+  A tie at the top is an abstention too. Two metrics judges differ only by the criterion each draws: they agree when
+  their metrics rank the same candidate first. That exercises a data round end to end; it does not replace two
+  independent opinions.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class Judge:
         self.name = {"transformers": Path(getattr(profile, self.field).source).name, "openai": self.openai_model,
                      "metrics": f"metrics-{which}"}[self.backend]
 
-    def judge(self, prompt: str, candidates: list[Video], criterion: str) -> Judgement:
+    def __call__(self, prompt: str, candidates: list[Video], criterion: str) -> Judgement:
         """The best of `candidates` (Videos or video files) for `prompt` under `criterion`, or an abstention."""
         prompt = check_prompt(prompt)
         if criterion not in CRITERIA:
