@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 # torch first, pinned: an unpinned resolve would pull another multi-GB CUDA wheel.
 TORCH  := torch==2.14.1 torchvision==0.29.1
 VBENCH_DEPS := 'setuptools<81' 'timm<=1.0.12' openai-clip==1.0.1 decord easydict omegaconf einops ftfy regex \
@@ -28,9 +29,14 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(PY) -m moranb.demo --out outputs/demo
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m moranb.notebook check
 	$(PY) -m pytest -q
+
+# tests/test_browser.py drives Debian's chromium through Playwright (`playwright install` would download a browser
+# from outside PyPI/Debian); a new CI machine (root, Debian 12) gets it from apt, once.
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"

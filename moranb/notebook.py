@@ -44,11 +44,34 @@ def show_image(image, title: str | None = None, width: int = 384):
     _display(IPImage(data=buffer.getvalue(), format="png"))
 
 
-def show_video(path, width: int = 384):
-    """An mp4 embedded in the notebook (small files only: tiny-profile videos are tens of kB)."""
-    from IPython.display import Video as IPVideo
+def show_video(video, width: int = 384, colors: int = 64):
+    """A video (a `Video` or a file) inline as a looping animated GIF, `width` pixels wide on screen.
 
-    _display(IPVideo(str(path), embed=True, width=width, html_attributes="controls loop autoplay muted"))
+    A GIF, not an embedded mp4: JupyterLab's sanitizer strips the `data:` source of a <video> in a notebook that is
+    not trusted (any notebook it did not save itself, e.g. one papermill executed), leaving an empty player, while an
+    `image/gif` output renders trusted or not. To keep the output small (tiny profile: about 300 kB for 24 frames of
+    noise) frames narrower than `width` are only doubled, with nearest neighbour so their pixels stay honest, and the
+    browser scales the rest of the way; wider frames are shrunk to `width`; the palette has `colors` colours.
+    """
+    import io
+
+    from IPython.display import Image as IPImage
+    from PIL import Image
+
+    from .video import as_video
+
+    video = as_video(video)
+    if video.width < width:
+        scale = min(2, width // video.width)
+        size, resample = (video.width * scale, video.height * scale), Image.NEAREST
+    else:
+        size, resample = (width, max(1, round(video.height * width / video.width))), Image.LANCZOS
+    frames = [video.frame(i).resize(size, resample).quantize(colors, dither=Image.Dither.NONE)
+              for i in range(len(video))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], loop=0,
+                   duration=max(20, round(1000 / video.fps)))
+    _display(IPImage(data=buffer.getvalue(), format="gif", width=width))
 
 
 def show(result, strip: bool = True, video: bool = True):

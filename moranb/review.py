@@ -1,24 +1,54 @@
 """Human-in-the-loop at inference: after each seeded stage a reviewer approves its output or asks for another try.
 
-A reviewer is any callable `review(stage, artifact, attempt) -> "approve" | "regenerate"`: `stage` is the stage's
-name ("text_to_image", "image_to_image", "image_to_video", "connection"), `artifact` its output (a PIL image or a
-`Video`), `attempt` counts from 1. A regenerated stage runs again with a new seed, at most `MAX_TRIES` times in all
-(the paper's limit); the last try is kept whatever the answer. Every decision lands in the run's manifest.
+A reviewer is any callable `review(stage, artifact, attempt)`: `stage` is the stage's name ("text_to_image",
+"image_to_image", "image_to_video", "connection"), `artifact` its output (a PIL image or a `Video`), `attempt` counts
+from 1. It answers "approve", "regenerate" or "timeout" (asked, but no one answered: the try is kept), or a dict
+`{"decision": ..., "by": ...}` that also says who decided. A regenerated stage runs again with a new seed, at most
+`MAX_TRIES` times in all (the paper's limit); the last try is kept whatever the answer. Every decision lands in the
+run's manifest, with `by` where the reviewer said: "person" for a click, "auto (headless)" where no one could click.
 
 Shipped reviewers: `approve_all`, `DecisionsFile` (answers read from a JSON file, for headless reruns of a session
 a person reviewed), and `WidgetReviewer` (Approve / Regenerate buttons in a notebook).
+
+Waiting for a click inside a running cell (`wait_for_click`)
+------------------------------------------------------------
+A reviewer is called synchronously from the middle of a task, so the cell that runs the task is still running when
+the buttons appear, and the kernel's main thread is blocked in that call. What ipykernel 7.4 does with the click (a
+`comm_msg` from the frontend), read from its source:
+
+- The shell socket is read on a "shell channel" thread (`Kernel.shell_channel_thread_main`), which forwards each
+  message to the main thread or to a *subshell* (`ipykernel/subshell_manager.py`: one thread and event loop each).
+- On the main thread, `Kernel.shell_main` handles comm messages concurrently only while a cell *awaits* (the cell's
+  lock is held and the loop is free), which is why an `await asyncio.sleep` loop in a cell sees clicks. A blocked
+  main thread handles nothing until the call returns; `do_one_iteration`, which jupyter-ui-poll called to pump the
+  queue by hand, is gone in ipykernel 7 (jupyter-ui-poll swallows the AttributeError, and the cell waits it out).
+- Since 7.4 the shell channel thread asks each comm where its messages go, `comm._reply_subshell_for(data,
+  default)`, so that a widget used from a subshell gets its replies there.
+
+So `wait_for_click` opens a subshell for the duration of the wait and points the buttons' comms at it: a click is
+handled (the buttons' `on_click` callbacks run) on the subshell's thread while the main thread sleeps on a
+`threading.Event`; then the comms go back to the main shell, the subshell is closed and the kernel is announced busy
+again (the subshell announced "idle" after the click). The task call stays a plain call in a cell, with no `await`
+and no worker thread. It relies on ipykernel>=7.4 internals (pinned in pyproject.toml; `headless_reason` checks they
+are there, and tests/test_review.py and tests/test_browser.py exercise them). Limits: only the given buttons take
+messages during the wait; a page reloaded during the wait shows "Loading widget..." until it ends, because the
+widget manager asks the kernel for its widgets on the blocked main shell.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import InputError
 
 MAX_TRIES = 3
-DECISIONS = ("approve", "regenerate")
+DECISIONS = ("approve", "regenerate", "timeout")
+BY_PERSON = "person"
+BY_HEADLESS = "auto (headless)"
 
 
 def retry_seed(seed: int, attempt: int) -> int:
@@ -32,8 +62,19 @@ def check_decision(decision, stage: str) -> str:
     if decision is False:
         return "regenerate"
     if decision not in DECISIONS:
-        raise InputError(f"the reviewer answered {decision!r} for stage '{stage}'; answer 'approve' or 'regenerate'")
+        raise InputError(f"the reviewer answered {decision!r} for stage '{stage}'; answer 'approve' or 'regenerate' "
+                         f"(or 'timeout' when no one answered)")
     return decision
+
+
+def check_answer(answer, stage: str) -> dict:
+    """A reviewer's answer as a record: {"decision": ...} plus "by" when the reviewer said who decided."""
+    if isinstance(answer, dict):
+        if "decision" not in answer:
+            raise InputError(f"the reviewer answered {answer!r} for stage '{stage}'; a dict answer needs 'decision'")
+        record = {"decision": check_decision(answer["decision"], stage)}
+        return {**record, "by": str(answer["by"])} if "by" in answer else record
+    return {"decision": check_decision(answer, stage)}
 
 
 def approve_all(stage, artifact, attempt) -> str:
@@ -64,54 +105,173 @@ class DecisionsFile:
         return answers.pop(0) if answers else "approve"
 
 
+# -- waiting for a click in a notebook --------------------------------------------------------------------------------
+def headless_reason() -> str | None:
+    """None when a person can click a widget in this process now; otherwise why not, in a few words.
+
+    A person can click when this is a Jupyter kernel whose frontend accepts input (JupyterLab, Notebook and VS Code
+    send `allow_stdin: true` with a cell; papermill/nbclient send false) and the kernel can route clicks to a
+    subshell while a cell runs (see the module docstring).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return "IPython is not installed"
+    kernel = getattr(get_ipython(), "kernel", None)
+    if kernel is None:
+        return "not running in a Jupyter kernel"
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return "ipywidgets is not installed"
+    parent = kernel.get_parent("shell") or {}
+    if not parent.get("content", {}).get("allow_stdin", False):
+        return "the notebook is run by a program (papermill/nbclient), not a person"
+    if _shell_channel(kernel) is None:
+        return "this kernel cannot take a click while a cell runs (needs ipykernel>=7.4 with subshells)"
+    return None
+
+
+def _shell_channel(kernel):
+    """The kernel's shell channel thread if it can send a comm's messages to a subshell (ipykernel>=7.4), else None."""
+    try:
+        from ipykernel.comm.comm import BaseComm
+        from ipykernel.subshell_manager import SubshellManager
+    except ImportError:
+        return None
+    channel = getattr(kernel, "shell_channel_thread", None)
+    ok = hasattr(BaseComm, "_reply_subshell_for") and all(
+        hasattr(SubshellManager, name) for name in ("_create_subshell", "_delete_subshell"))
+    return channel if ok and hasattr(kernel, "_publish_status") else None
+
+
+def wait_for_click(buttons, timeout: float | None = None):
+    """Block until one of the ipywidgets `buttons` is clicked (return it) or `timeout` seconds pass (return None).
+
+    Call it from a running cell after the buttons are displayed; the clicks reach the kernel while the cell waits
+    (see the module docstring). The buttons' own `on_click` callbacks run on the subshell's thread. Outside a kernel
+    that can route clicks it only waits, so a program may click with `Button.click()` from another thread. Ctrl-C
+    (interrupt the kernel) stops the wait.
+    """
+    clicked, lock = threading.Event(), threading.Lock()
+    first = []
+
+    def on_click(button):
+        with lock:
+            if not first:
+                first.append(button)
+        clicked.set()
+
+    for button in buttons:
+        button.on_click(on_click)
+    try:
+        with _clicks_on_a_subshell(buttons):
+            clicked.wait(timeout)
+    finally:
+        for button in buttons:
+            button.on_click(on_click, remove=True)
+    with lock:
+        return first[0] if first else None
+
+
+@contextmanager
+def _clicks_on_a_subshell(widgets):
+    """While inside, messages from the frontend to `widgets` are handled on a new subshell's thread."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        get_ipython = lambda: None  # noqa: E731
+    kernel = getattr(get_ipython(), "kernel", None)
+    channel = _shell_channel(kernel)
+    comms = [w.comm for w in widgets if getattr(w, "comm", None) is not None]
+    if channel is None or not comms:
+        yield
+        return
+    manager = channel.manager
+    subshell = _on_loop(channel.io_loop, manager._create_subshell)  # the shell channel thread owns subshells
+    for comm in comms:  # an instance attribute, so a publish from either thread cannot re-route the comm
+        comm._reply_subshell_for = lambda data, default, subshell=subshell: subshell
+    try:
+        yield
+    finally:
+        for comm in comms:
+            comm.__dict__.pop("_reply_subshell_for", None)
+        _on_loop(channel.io_loop, lambda: manager._delete_subshell(subshell))  # joins it: its last message is out
+        # The subshell announced "idle" after handling a click, and JupyterLab shows the kernel's last announced
+        # state; the cell is still running.
+        kernel._publish_status("busy", "shell")
+
+
+def _on_loop(io_loop, call, timeout: float = 10.0):
+    """Run `call()` on another thread's tornado loop and return its result."""
+    from concurrent.futures import Future
+
+    done = Future()
+
+    def run():
+        try:
+            done.set_result(call())
+        except BaseException as exc:  # handed back to the waiting thread
+            done.set_exception(exc)
+
+    io_loop.add_callback(run)
+    return done.result(timeout)
+
+
 class WidgetReviewer:
     """Approve / Regenerate buttons under the stage's image or frame strip, in a Jupyter notebook.
 
-    The cell waits for a click (through jupyter-ui-poll when it is installed). Where no person can click (papermill,
-    a script), it approves and says so, so a headless run never hangs.
+    The running cell waits for a click (`wait_for_click`), at most `timeout` seconds; then the try is kept and
+    recorded as "timeout", never as an approval. Where no person can click (papermill, a script; see
+    `headless_reason`) it approves at once and records `"by": "auto (headless)"`, so a headless run never hangs.
     """
 
-    def __init__(self, strip_frames: int = 8, timeout: float = 600.0):
+    def __init__(self, strip_frames: int = 8, timeout: float = 600.0, min_width: int = 384):
         self.strip_frames = strip_frames
         self.timeout = timeout
+        self.min_width = min_width
 
-    def __call__(self, stage, artifact, attempt) -> str:
-        import time
-
-        from .video import Video, frame_strip
-
+    def __call__(self, stage, artifact, attempt) -> dict:
+        reason = headless_reason()
         try:
             import ipywidgets as widgets
             from IPython import get_ipython
             from IPython.display import display
         except ImportError:
-            return "approve"
-        shell = get_ipython()
-        image = frame_strip(artifact, num=self.strip_frames) if isinstance(artifact, Video) else artifact
-        try:
-            from jupyter_ui_poll import ui_events
-        except ImportError:
-            ui_events = None
-        interactive = shell is not None and ui_events is not None and not os.environ.get("PAPERMILL_EXECUTION")
-        buffer = _png_bytes(image)
-        picture = widgets.Image(value=buffer, format="png")
+            return {"decision": "approve", "by": BY_HEADLESS}
+        if getattr(get_ipython(), "kernel", None) is None:  # a script or a terminal: nothing to show
+            return {"decision": "approve", "by": BY_HEADLESS}
         label = widgets.HTML(f"<b>{stage}</b>, try {attempt} of {MAX_TRIES}")
-        if not interactive:
-            display(widgets.VBox([label, picture, widgets.HTML("<i>headless run: approved automatically</i>")]))
-            return "approve"
-        answer = {}
-        approve, regenerate = widgets.Button(description="Approve", button_style="success"), widgets.Button(
-            description="Regenerate", button_style="warning")
-        approve.on_click(lambda _: answer.setdefault("d", "approve"))
-        regenerate.on_click(lambda _: answer.setdefault("d", "regenerate"))
-        display(widgets.VBox([label, picture, widgets.HBox([approve, regenerate])]))
-        deadline = time.time() + self.timeout
-        with ui_events() as poll:
-            while "d" not in answer and time.time() < deadline:
-                poll(10)
-                time.sleep(0.05)
-        approve.disabled = regenerate.disabled = True
-        return answer.get("d", "approve")
+        preview = self._preview(artifact)
+        picture = widgets.Image(value=_png_bytes(preview), format="png", width=preview.width)  # not stretched
+        if reason is not None:
+            display(widgets.VBox([label, picture, widgets.HTML(f"<i>approved automatically: {reason}</i>")]))
+            return {"decision": "approve", "by": BY_HEADLESS}
+        approve = widgets.Button(description="Approve", button_style="success", icon="check")
+        regenerate = widgets.Button(description="Regenerate", button_style="warning", icon="refresh")
+        status = widgets.HTML(f"<i>waiting for a click (at most {self.timeout:g} s)</i>")
+        display(widgets.VBox([label, picture, widgets.HBox([approve, regenerate]), status]))
+        try:
+            clicked = wait_for_click([approve, regenerate], self.timeout)
+        finally:  # also on an interrupt: a stale widget must not look clickable
+            approve.disabled = regenerate.disabled = True
+        if clicked is None:
+            status.value = f"<i>no answer in {self.timeout:g} s: this try is kept (recorded as timeout)</i>"
+            return {"decision": "timeout", "by": f"no one (waited {self.timeout:g} s)"}
+        decision = "approve" if clicked is approve else "regenerate"
+        status.value = "<b>approved</b>" if decision == "approve" else "<b>regenerating with a new seed</b>"
+        return {"decision": decision, "by": BY_PERSON}
+
+    def _preview(self, artifact):
+        from PIL import Image
+
+        from .video import Video, frame_strip
+
+        image = frame_strip(artifact, num=self.strip_frames) if isinstance(artifact, Video) else artifact
+        if image.width < self.min_width:  # tiny-profile frames: blown up with nearest neighbour, pixels stay honest
+            scale = -(-self.min_width // image.width)
+            image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+        return image
 
 
 def _png_bytes(image) -> bytes:
@@ -123,11 +283,14 @@ def _png_bytes(image) -> bytes:
 
 
 def as_reviewer(review):
-    """None, a callable, "approve", or a path to a decisions file -> a reviewer (or None)."""
+    """None, a callable, "approve", "widget", or a path to a decisions file -> a reviewer (or None)."""
     if review is None or callable(review):
         return review
     if review == "approve":
         return approve_all
+    if review == "widget":
+        return WidgetReviewer()
     if isinstance(review, (str, os.PathLike)):
         return DecisionsFile(review)
-    raise InputError(f"review must be a callable, 'approve' or a decisions-file path; got {type(review).__name__}")
+    raise InputError(f"review must be a callable, 'approve', 'widget' or a decisions-file path; "
+                     f"got {type(review).__name__}")

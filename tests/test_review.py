@@ -1,15 +1,18 @@
 import json
+import threading
+import time
+from ast import literal_eval
 
 import numpy as np
 import pytest
 
 from moranb import tasks
 from moranb.errors import InputError
-from moranb.review import MAX_TRIES, DecisionsFile, WidgetReviewer, approve_all
+from moranb.review import (BY_HEADLESS, BY_PERSON, MAX_TRIES, DecisionsFile, WidgetReviewer, approve_all,
+                           as_reviewer, check_answer, wait_for_click)
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_regenerate_gets_a_new_seed_and_at_most_three_tries(tiny, tmp_path):
     seen = []
 
@@ -30,6 +33,7 @@ def test_regenerate_gets_a_new_seed_and_at_most_three_tries(tiny, tmp_path):
     assert manifest["review"] == out.decisions and len(manifest["review"]) == 6
 
 
+@pytest.mark.slow
 def test_approve_stops_at_the_first_try(tiny):
     out = tasks.text_to_video("a fox", profile=tiny, segments=1, frames_per_segment=2, review=approve_all)
     assert [d["attempt"] for d in out.decisions] == [1, 1]
@@ -37,6 +41,7 @@ def test_approve_stops_at_the_first_try(tiny):
     assert np.array_equal(out.video.frames, plain.video.frames)  # approving changes nothing
 
 
+@pytest.mark.slow
 def test_decisions_from_a_file(tiny, tmp_path):
     path = tmp_path / "decisions.json"
     path.write_text(json.dumps({"text_to_image": ["regenerate", "approve"]}))
@@ -45,6 +50,7 @@ def test_decisions_from_a_file(tiny, tmp_path):
         ("text_to_image", "regenerate"), ("text_to_image", "approve"), ("image_to_video", "approve")]
 
 
+@pytest.mark.slow
 def test_bad_decisions(tiny, tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         DecisionsFile(tmp_path / "missing.json")
@@ -56,11 +62,126 @@ def test_bad_decisions(tiny, tmp_path):
         tasks.text_to_video("a fox", profile=tiny, segments=1, frames_per_segment=2, review=lambda *a: "sure")
 
 
-def test_widget_reviewer_approves_when_no_one_can_click(tiny):
-    image = tasks.text_to_video("a fox", profile=tiny, segments=1, frames_per_segment=2).first_frame
-    assert WidgetReviewer()("text_to_image", image, 1) == "approve"
+@pytest.mark.slow
+def test_no_answer_keeps_the_try_and_is_recorded_as_timeout(tiny, tmp_path):
+    def nobody_there(stage, artifact, attempt):
+        return {"decision": "timeout", "by": "no one (waited 600 s)"}
+
+    out = tasks.text_to_video("a fox", profile=tiny, seed=4, segments=1, frames_per_segment=2, review=nobody_there,
+                              out_dir=tmp_path)
+    review = json.loads((tmp_path / "manifest.json").read_text())["review"]
+    assert [(d["stage"], d["attempt"], d["seed"], d["decision"]) for d in review] == [
+        ("text_to_image", 1, 4, "timeout"), ("image_to_video", 1, 4, "timeout")]  # asked once, the try kept
+    assert review == out.decisions and review[0]["by"] == "no one (waited 600 s)"
 
 
+def test_answers_say_who_decided_when_the_reviewer_does():
+    assert check_answer("approve", "s") == {"decision": "approve"}
+    assert check_answer(False, "s") == {"decision": "regenerate"}
+    answer = check_answer({"decision": "timeout", "by": "no one", "stage": "x"}, "s")
+    assert answer == {"decision": "timeout", "by": "no one"}  # a reviewer cannot overwrite the stage's own keys
+    with pytest.raises(InputError, match="needs 'decision'"):
+        check_answer({"by": "person"}, "s")
+    assert isinstance(as_reviewer("widget"), WidgetReviewer) and as_reviewer("approve") is approve_all
+
+
+def test_widget_reviewer_approves_at_once_where_no_one_can_click():
+    from PIL import Image
+
+    start = time.monotonic()
+    answer = WidgetReviewer(timeout=30)("text_to_image", Image.new("RGB", (96, 64)), 1)  # no kernel here
+    assert answer == {"decision": "approve", "by": BY_HEADLESS} and time.monotonic() - start < 5
+
+
+def test_wait_for_click_returns_the_clicked_button_or_none_after_the_timeout():
+    import ipywidgets as widgets
+
+    approve, regenerate = widgets.Button(description="Approve"), widgets.Button(description="Regenerate")
+    threading.Timer(0.2, regenerate.click).start()  # a click from another thread, as the kernel's subshell does
+    assert wait_for_click([approve, regenerate], timeout=10) is regenerate
+    start = time.monotonic()
+    assert wait_for_click([approve, regenerate], timeout=0.3) is None and time.monotonic() - start < 5
+    assert not approve._click_handlers.callbacks  # its handler is gone once the wait is over
+
+
+# -- in a real kernel: a click is a comm_msg on the shell channel, sent while the cell runs --------------------------
+@pytest.fixture(scope="module")
+def kernel():
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def subshells(client) -> list[str]:
+    """The kernel's subshells, asked on the control channel (answered while the main thread is busy)."""
+    request = client.session.msg("list_subshell_request", {})
+    client.control_channel.send(request)
+    while True:
+        reply = client.control_channel.get_msg(timeout=10)
+        if reply["parent_header"].get("msg_id") == request["header"]["msg_id"]:
+            return reply["content"]["subshell_id"]
+
+
+def run_cell(client, code: str, click: str | None = None, allow_stdin: bool = True) -> str:
+    """Run `code` and return its stdout. With `click`, click the button so labelled once the cell shows it and
+    waits (a subshell is open), exactly as JupyterLab sends a click: a comm_msg with a custom "click" event."""
+    msg_id = client.execute(code, allow_stdin=allow_stdin)
+    buttons, stdout = {}, []
+    while True:
+        msg = client.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "comm_open" and content["data"]["state"].get("_model_name") == "ButtonModel":
+            buttons[content["data"]["state"]["description"]] = content["comm_id"]
+        elif kind == "display_data" and click in buttons:
+            deadline = time.monotonic() + 30
+            while not subshells(client):
+                assert time.monotonic() < deadline, "the cell never started waiting"
+                time.sleep(0.05)
+            data = {"method": "custom", "content": {"event": "click"}}
+            client.shell_channel.send(client.session.msg("comm_msg", {"comm_id": buttons[click], "data": data}))
+        elif kind == "stream":
+            stdout.append(content["text"])
+        elif kind == "error":
+            raise AssertionError("\n".join(content["traceback"]))
+        elif kind == "status" and content["execution_state"] == "idle":
+            return "".join(stdout)
+
+
+def test_a_click_reaches_a_cell_that_waits_in_wait_for_click(kernel):
+    out = run_cell(kernel, (
+        "import time, ipywidgets as widgets\n"
+        "from IPython.display import display\n"
+        "from moranb.review import headless_reason, wait_for_click\n"
+        "a, b = widgets.Button(description='A'), widgets.Button(description='B')\n"
+        "display(widgets.HBox([a, b]))\n"
+        "start = time.monotonic()\n"
+        "clicked = wait_for_click([a, b], timeout=60)\n"
+        "print(headless_reason(), clicked.description, time.monotonic() - start < 30)"), click="B")
+    assert out.split() == ["None", "B", "True"]
+    assert subshells(kernel) == []  # closed after the wait
+    assert run_cell(kernel, "print(1 + 1)") == "2\n"  # the main shell is fine
+
+
+def test_widget_reviewer_in_a_kernel_records_a_click_a_timeout_and_a_headless_run(kernel):
+    setup = ("from PIL import Image\nfrom moranb.review import WidgetReviewer\n"
+             "image = Image.new('RGB', (96, 64), 'teal')\n")
+    ask = "print(WidgetReviewer(timeout=60)('text_to_image', image, 1))"
+    clicked = run_cell(kernel, setup + ask, click="Regenerate")
+    assert literal_eval(clicked) == {"decision": "regenerate", "by": BY_PERSON}
+    timed_out = run_cell(kernel, "print(WidgetReviewer(timeout=0.5)('text_to_image', image, 1))")
+    assert literal_eval(timed_out)["decision"] == "timeout"
+    headless = run_cell(kernel, ask, allow_stdin=False)  # as papermill/nbclient send every cell
+    assert literal_eval(headless) == {"decision": "approve", "by": BY_HEADLESS}
+
+
+@pytest.mark.slow
 def test_a_resumed_run_keeps_the_reviewed_stages_and_their_decisions(tiny, tmp_path):
     decisions = tmp_path / "decisions.json"
     decisions.write_text(json.dumps({"text_to_image": ["regenerate", "approve"]}))

@@ -20,7 +20,7 @@ from PIL import Image
 
 from ..config import Profile
 from ..errors import GPUMemoryError
-from ..review import MAX_TRIES, as_reviewer, check_decision, retry_seed
+from ..review import MAX_TRIES, as_reviewer, check_answer, retry_seed
 from ..io import Timer, atomic_path, prepare_output_dir, save_image, write_manifest, write_text
 from ..video import Video, concat, frame_strip
 
@@ -71,7 +71,7 @@ class Run:
         """The stage's value: kept from an identical earlier run, or made (timed) now.
 
         A seeded stage is called as `make(seed)`; with a reviewer it may be made again with a new seed, up to
-        MAX_TRIES times, and each decision is recorded.
+        MAX_TRIES times, and each decision is recorded (with who made it, where the reviewer says).
         """
         kept = self._load(name)
         if kept is not None:
@@ -86,9 +86,9 @@ class Run:
             if self.review is None or not seeded:
                 break
             preview = concat(value) if isinstance(value, list) else value
-            decision = check_decision(self.review(name, preview, attempt), name)
-            decisions.append({"stage": name, "attempt": attempt, "seed": seed, "decision": decision})
-            if decision == "approve":
+            answer = check_answer(self.review(name, preview, attempt), name)
+            decisions.append({"stage": name, "attempt": attempt, "seed": seed, **answer})
+            if answer["decision"] != "regenerate":  # approved, or no one answered ("timeout"): keep this try
                 break
         self.decisions.extend(decisions)
         self._keep(name, value, decisions)
