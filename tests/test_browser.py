@@ -263,3 +263,41 @@ def test_an_executed_untrusted_notebook_plays_its_video(lab):
     first = gif.screenshot()
     wait_for(lambda: gif.screenshot() != first, 5, "the GIF to show another frame")  # it plays
     assert page.locator(".jp-OutputArea-output video").count() == 0
+
+
+def test_filter_panel_clicks_append_decisions(lab, tmp_path):
+    """The data round's human step: Pick and Discard clicks land in decisions.jsonl at once; Back revisits a set."""
+    from moranb import data
+    from moranb.agents.judge import Judgement
+
+    def judge(name, picks):
+        answers = iter(picks)
+        return lambda prompt, videos, criterion: Judgement(
+            judge=name, backend="scripted", criterion=criterion, pick=next(answers), reason="scripted", raw="")
+
+    here = data.synthesize_round(tmp_path / "data", round=1, profile="tiny", prompts=2, candidates=3, segments=1,
+                                 frames_per_segment=4, judges=[judge("A", [0, 2]), judge("B", [1, None])],
+                                 progress=False).dir
+    lab.notebook("panel.ipynb", f"from moranb.data import FilterPanel\nFilterPanel({str(here)!r})")
+    page = lab.open("panel.ipynb")
+    lab.run_all()
+    lab.button("Pick 3").wait_for()
+    panel = page.locator(".jp-OutputArea-output", has=lab.button("Discard set")).first
+    assert "2 of 2 left" in panel.inner_text() and "r01-s000" in panel.inner_text()
+    assert panel.locator("video").count() == 3
+    videos = panel.locator("video")
+    # every candidate decodes in the browser and plays (looping, muted autoplay)
+    wait_for(lambda: all(videos.nth(k).evaluate("v => v.readyState >= 2 && !v.paused") for k in range(3)), 30,
+             "the candidates' videos to play")
+    lab.screenshot(tmp_path / "filter_panel.png", panel)
+
+    lab.click("Pick 2")
+    first = json.loads(wait_for_lines(here / "decisions.jsonl", 1)[-1])
+    assert (first["set"], first["decision"], first["pick"], first["by"]) == ("r01-s000", "pick", 1, "person")
+    wait_for(lambda: "1 of 2 left" in panel.inner_text() and "r01-s001" in panel.inner_text(), 30, "the next set")
+    lab.click("Back")
+    wait_for(lambda: "decided: pick 2 (person)" in panel.inner_text(), 30, "the decided set again")
+    lab.click("Discard set")  # replaces the earlier pick
+    second = json.loads(wait_for_lines(here / "decisions.jsonl", 2)[-1])
+    assert (second["set"], second["decision"], second["pick"]) == ("r01-s000", "discard", None)
+    assert data.read_decisions(here)["r01-s000"].decision == "discard" and len(data.pending(here)) == 1
