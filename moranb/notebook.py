@@ -75,14 +75,14 @@ def show_video(video, width: int = 384, colors: int = 64):
 
 
 def show(result, strip: bool = True, video: bool = True):
-    """A task's result: its frame strip and its video (both from the files it wrote, when it wrote them)."""
+    """A task's result: its frame strip and its video (a looping GIF; see `show_video`)."""
     from .video import frame_strip
 
     if strip:
         image = frame_strip(result.video, caption=result.enhanced_prompt or result.prompt)
         show_image(image, f"{result.task}: {result.video.num_frames} frames @ {result.video.fps:g} fps", width=image.width)
-    if video and "video" in result.files:
-        show_video(result.files["video"])
+    if video:
+        show_video(result.video)
     for name, note in result.notes.items():
         _display(f"{name}: {note}")
 

@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 
 from .. import models
-from ..checks import check_prompt
+from ..checks import check_count, check_prompt
 from ..config import Profile
 from ..errors import BackendError, InputError
 
@@ -77,8 +77,6 @@ class PromptAgent:
 
     def write_prompts(self, n: int, seed: int = 0, avoid=()) -> list[str]:
         """`n` new, distinct video prompts, none of them in `avoid` (the prompts of earlier rounds)."""
-        from ..checks import check_count
-
         n = check_count(n, "number of prompts")
         seen = {p.strip().lower() for p in avoid}
         if self.backend == "rule":

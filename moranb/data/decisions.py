@@ -115,7 +115,7 @@ def resolve_queue(here, decisions=None, policy: str | None = None) -> dict:
 def _by_policy(s: CandidateSet, policy: str) -> tuple[str, int | None]:
     if policy == "discard_all":
         return "discard", None
-    pick = s.judgements["ab".index(policy[-1])].pick
+    pick = s.judgements[{"judge_a": 0, "judge_b": 1}[policy]].pick  # judgements are in judge order, a then b
     return ("pick", pick) if pick is not None else ("discard", None)
 
 
