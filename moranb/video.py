@@ -42,10 +42,6 @@ class Video:
         frames = np.asarray(frames, dtype=np.float32)
         return cls((np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8), fps)
 
-    @classmethod
-    def from_images(cls, images, fps: float) -> "Video":
-        return cls(np.stack([np.asarray(image.convert("RGB")) for image in images]), fps)
-
     # -- shape ---------------------------------------------------------------------------------------------------
     def __len__(self) -> int:
         return int(self.frames.shape[0])
@@ -128,7 +124,7 @@ class Video:
 
 
 def concat(videos: list[Video]) -> Video:
-    """Join videos end to end; they must share size and fps (see `conform` to bring them to one)."""
+    """Join videos end to end; they must share size and fps (`Video.resized`, `Video.resampled` make them so)."""
     if not videos:
         raise InputError("nothing to concatenate")
     first = videos[0]
@@ -151,9 +147,9 @@ def read_video(path: str | os.PathLike, fps: float | None = None) -> Video:
     try:
         if path.suffix.lower() == ".gif":
             reader = imageio.get_reader(path, format="GIF")
-            durations = [reader.get_meta_data(i).get("duration", 100) for i in range(1)]
+            duration = reader.get_meta_data(0).get("duration", 100)  # ms per frame, read from the first
             frames = [np.asarray(Image.fromarray(f).convert("RGB")) for f in reader]
-            native_fps = 1000.0 / durations[0] if durations and durations[0] else 10.0
+            native_fps = 1000.0 / duration if duration else 10.0
         else:
             reader = imageio.get_reader(path, format="FFMPEG")
             native_fps = float(reader.get_meta_data().get("fps") or 0) or 8.0

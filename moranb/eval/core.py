@@ -34,9 +34,6 @@ class Score:
             raise InputError(f"{self.metric} has no value on the {self.backend} backend: {self.reason}")
         return float(self.value)
 
-    def label(self) -> str:
-        return f"{self.value:.4f} ({self.backend})" if self.value is not None else f"n/a ({self.backend})"
-
 
 def unavailable(metric: str, backend: str, reason: str) -> Score:
     return Score(metric, None, backend, reason)
