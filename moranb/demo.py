@@ -7,13 +7,12 @@ videos) and writes, under `--out`, one folder per run (video.mp4, frame_strip.pn
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from pathlib import Path
 
 from .errors import MoranbError
 from .io import prepare_output_dir, write_text
+from .report import markdown_table, to_csv
 
 PROMPTS = [
     "a red fox running through fresh snow at sunrise",
@@ -59,13 +58,6 @@ def summary_rows(results) -> list[dict]:
     return rows
 
 
-def markdown_table(rows: list[dict]) -> str:
-    header = list(rows[0])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(row[h]) for h in header) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moranb.demo")
     parser.add_argument("--out", default="outputs/demo")
@@ -79,13 +71,10 @@ def main(argv=None) -> int:
             print(f"[demo] {name} ...", flush=True)
             done[name] = run(done)
         rows = summary_rows(list(done.items()))
-        table = markdown_table(rows)
+        cells = [list(rows[0])] + [list(row.values()) for row in rows]
+        table = markdown_table(cells)
         write_text(out / "summary.md", f"# moranb demo ({args.profile} profile, seed {args.seed})\n\n{table}")
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        write_text(out / "summary.csv", buffer.getvalue())
+        write_text(out / "summary.csv", to_csv(cells))
     except MoranbError as exc:
         print(f"moranb: error: {exc}", file=sys.stderr)
         return 2

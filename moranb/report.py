@@ -59,13 +59,15 @@ def table2(results: dict) -> list[list[str]]:
     return rows
 
 
-def markdown(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+def markdown_table(rows: list[list]) -> str:
+    """A markdown table: the first row is the header; cells are written with `str`."""
+    lines = ["| " + " | ".join(map(str, rows[0])) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows[1:]]
     return "\n".join(lines) + "\n"
 
 
-def to_csv(rows: list[list[str]]) -> str:
+def to_csv(rows: list[list]) -> str:
+    """The same rows as CSV, header first."""
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
     return buffer.getvalue()
@@ -113,7 +115,8 @@ def write_report(results: dict, out_dir) -> dict[str, Path]:
     t1, t2 = table1(results), table2(results)
     text = (f"# Evaluation against the paper\n\nBackend: **{results['backend']}** "
             f"({len(results['videos'])} videos). Paper numbers from {SOURCE}.\n\n"
-            f"## Table 1: text-to-video\n\n{markdown(t1)}\n## Table 2: the other tasks\n\n{markdown(t2)}\n"
+            f"## Table 1: text-to-video\n\n{markdown_table(t1)}\n"
+            f"## Table 2: the other tasks\n\n{markdown_table(t2)}\n"
             "The tiny profile's models have random weights: its numbers test the pipeline, not the paper's claims.\n")
     return {
         "report": write_text(out / "report.md", text),
