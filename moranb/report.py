@@ -13,11 +13,9 @@ import csv
 import io
 from pathlib import Path
 
+from .eval.quality import VQ_PARTS
 from .io import save_image, write_text
 from .paper import SOURCE, TABLE1, TABLE1_COLUMNS, TABLE2, TABLE2_MODELS, table1_row
-
-CHART_DIMENSIONS = ["subject_consistency", "background_consistency", "motion_smoothness", "aesthetic_quality",
-                    "dynamic_degree", "imaging_quality"]
 
 
 def _ours_by_task(results: dict) -> dict[str, dict]:
@@ -74,7 +72,7 @@ def to_csv(rows: list[list]) -> str:
 
 
 def chart(results: dict, path):
-    """Bars per dimension: Sora, Mora (SVD) and this run (n/a dimensions left empty, backend in the legend)."""
+    """Bars per VQ dimension (the paper's six): Sora, Mora (SVD) and this run (n/a left empty, backend in legend)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,17 +83,17 @@ def chart(results: dict, path):
     ours = _ours_by_task(results)
     mine = ours.get("text_to_video", ours["all"])
     sora, mora = table1_row("Sora"), table1_row("Mora (SVD), no fine-tuning")
-    x = np.arange(len(CHART_DIMENSIONS))
+    x = np.arange(len(VQ_PARTS))
     fig, ax = plt.subplots(figsize=(10, 4.6), dpi=100)
-    ax.bar(x - 0.27, [sora[d] for d in CHART_DIMENSIONS], 0.27, label="Sora (paper)", color="#9aa5b1")
-    ax.bar(x, [mora[d] for d in CHART_DIMENSIONS], 0.27, label="Mora SVD (paper)", color="#4c78a8")
-    values = [(mine.get(d) or {}).get("value") for d in CHART_DIMENSIONS]
+    ax.bar(x - 0.27, [sora[d] for d in VQ_PARTS], 0.27, label="Sora (paper)", color="#9aa5b1")
+    ax.bar(x, [mora[d] for d in VQ_PARTS], 0.27, label="Mora SVD (paper)", color="#4c78a8")
+    values = [(mine.get(d) or {}).get("value") for d in VQ_PARTS]
     ax.bar(x + 0.27, [v if v is not None else 0 for v in values], 0.27,
            label=f"moranb, this run ({results['backend']} backend)", color="#f58518")
     for xi, v in zip(x, values):
         if v is None:
             ax.text(xi + 0.27, 0.02, "n/a", ha="center", fontsize=8, rotation=90)
-    ax.set_xticks(x, [d.replace("_", "\n") for d in CHART_DIMENSIONS], fontsize=8)
+    ax.set_xticks(x, [d.replace("_", "\n") for d in VQ_PARTS], fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score")
     ax.set_title("Video quality dimensions: this run against the paper's Table 1")
