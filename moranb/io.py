@@ -1,4 +1,4 @@
-"""Atomic files, output directories and run manifests.
+"""Atomic files, output directories, run manifests and PNG bytes.
 
 A file is first written beside its destination under a hidden temporary name and then renamed over it, so a run
 that dies half-way never leaves a truncated video or JSON behind.
@@ -47,6 +47,15 @@ def save_image(image, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         image.save(tmp)
     return path
+
+
+def png_bytes(image) -> bytes:
+    """A PIL image encoded as PNG, in memory (for widgets and inline display)."""
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _jsonable(value):

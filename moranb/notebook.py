@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from .io import write_json
+from .io import png_bytes, write_json
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -31,17 +31,13 @@ def show_image(image, title: str | None = None, width: int = 384):
     """An image inline, scaled up (nearest neighbour) so tiny-profile frames stay visible."""
     from IPython.display import HTML, Image as IPImage
 
-    import io
-
     if image.width < width:
         from PIL import Image
 
         image = image.resize((width, round(image.height * width / image.width)), Image.NEAREST)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
     if title:
         _display(HTML(f"<b>{title}</b>"))
-    _display(IPImage(data=buffer.getvalue(), format="png"))
+    _display(IPImage(data=png_bytes(image), format="png"))
 
 
 def show_video(video, width: int = 384, colors: int = 64):

@@ -44,6 +44,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import InputError
+from .io import png_bytes
 
 MAX_TRIES = 3
 DECISIONS = ("approve", "regenerate", "timeout")
@@ -243,7 +244,7 @@ class WidgetReviewer:
             return {"decision": "approve", "by": BY_HEADLESS}
         label = widgets.HTML(f"<b>{stage}</b>, try {attempt} of {MAX_TRIES}")
         preview = self._preview(artifact)
-        picture = widgets.Image(value=_png_bytes(preview), format="png", width=preview.width)  # not stretched
+        picture = widgets.Image(value=png_bytes(preview), format="png", width=preview.width)  # not stretched
         if reason is not None:
             display(widgets.VBox([label, picture, widgets.HTML(f"<i>approved automatically: {reason}</i>")]))
             return {"decision": "approve", "by": BY_HEADLESS}
@@ -272,14 +273,6 @@ class WidgetReviewer:
             scale = -(-self.min_width // image.width)
             image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
         return image
-
-
-def _png_bytes(image) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def as_reviewer(review):
