@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .agents.prompt import BACKENDS as PROMPT_BACKENDS
 from .errors import MoranbError
+from .tasks.simulate_digital_world import DEFAULT_STYLE, ROUTES
 
 
 def _common(parser: argparse.ArgumentParser, frames: bool = True):
@@ -30,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segments", type=int, help="image-to-video segments (each from the last frame)")
     p.add_argument("--width", type=int)
     p.add_argument("--height", type=int)
-    p.add_argument("--prompt-backend", choices=["transformers", "openai", "rule"])
+    p.add_argument("--prompt-backend", choices=PROMPT_BACKENDS, help="default: the profile's")
 
     p = sub.add_parser("i2v", help="text-conditioned image-to-video: the text edits the image, then it moves")
     p.add_argument("image")
@@ -58,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("world", help="simulate a digital world: a video in a game-like style")
     p.add_argument("prompt")
     _common(p)
-    p.add_argument("--style", help="the digital-world style (default: a voxel sandbox game)")
-    p.add_argument("--route", choices=["prompt", "edit"], default="prompt")
+    p.add_argument("--style", help=f"the digital-world style (default: '{DEFAULT_STYLE}')")
+    p.add_argument("--route", choices=ROUTES, help="'prompt' writes the style into the prompt (the task's default), "
+                                                   "'edit' restyles the first frame with image-to-image")
     p.add_argument("--segments", type=int)
 
     p = sub.add_parser("build-tiny", help="build the tiny profile's models into the cache (done on first use)")
@@ -93,9 +96,9 @@ def run(args: argparse.Namespace):
     if args.command == "connect":
         return tasks.connect_videos(args.video_a, args.video_b, prompt=args.prompt, **common)
     if args.command == "world":
-        style = {"style": args.style} if args.style else {}
-        return tasks.simulate_digital_world(args.prompt, route=args.route, segments=args.segments,
-                                            frames_per_segment=frames, **style, **common)
+        given = {name: value for name, value in (("style", args.style), ("route", args.route)) if value}
+        return tasks.simulate_digital_world(args.prompt, segments=args.segments, frames_per_segment=frames,
+                                            **given, **common)
     raise AssertionError(args.command)
 
 
