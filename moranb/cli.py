@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segments", type=int)
 
     p = sub.add_parser("build-tiny", help="build the tiny profile's models into the cache (done on first use)")
-    p.add_argument("--dir", help="where to build them (default: the tiny profile's cache directory)")
+    p.add_argument("--dir", help="where to build them (default: $MORANB_CACHE/tiny-<version>, see moranb.tiny)")
     return parser
 
 
@@ -74,12 +74,9 @@ def run(args: argparse.Namespace):
     from . import tasks
 
     if args.command == "build-tiny":
-        from pathlib import Path
-
-        from .config import tiny_profile
         from .tiny import ensure_tiny_models
 
-        print(ensure_tiny_models(args.dir or Path(tiny_profile().text_to_image.source).parent))
+        print(ensure_tiny_models(args.dir))
         return None
     common = dict(profile=args.profile, seed=args.seed, out_dir=args.out, review=args.review)
     frames = getattr(args, "frames_per_segment", None)

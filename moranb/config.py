@@ -4,7 +4,8 @@
   1024x576, InstructPix2Pix, SVD-XT 25 frames x 3 segments at 7 fps, an instruct LLM, and LTX-Video for connection).
 - `lowvram`: the same models for a 16 GB GPU: model CPU offload, VAE slicing, small decode chunks, a smaller LLM.
 - `tiny`: the very same classes built from small configs with random weights (see `moranb.tiny`), saved with
-  `save_pretrained` and loaded back with `from_pretrained` like any real model; runs on a CPU in seconds.
+  `save_pretrained` into `moranb.tiny.tiny_root()` on first load and loaded back with `from_pretrained` like any
+  real model; runs on a CPU in seconds.
 
 A model is named by a Hugging Face id or a local directory; `moranb.models` loads both through one path.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
+from .tiny import tiny_root
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,6 @@ class Profile:
         return dataclasses.replace(self, **changes)
 
 
-def cache_dir() -> Path:
-    """Where moranb keeps what it builds (the tiny models): $MORANB_CACHE or ~/.cache/moranb."""
-    return Path(os.environ.get("MORANB_CACHE") or Path.home() / ".cache" / "moranb")
-
-
 def full_profile() -> Profile:
     return Profile(
         name="full",
@@ -128,11 +125,9 @@ def lowvram_profile() -> Profile:
     )
 
 
-TINY_VERSION = "v1"  # bump when a tiny config changes, so old caches are rebuilt
-
-
 def tiny_profile(root: str | os.PathLike | None = None) -> Profile:
-    root = Path(root) if root else cache_dir() / f"tiny-{TINY_VERSION}"
+    """The tiny models under `root` (default `moranb.tiny.tiny_root()`, where they are built on first load)."""
+    root = Path(root) if root else tiny_root()
     return Profile(
         name="tiny",
         device="cpu",
@@ -172,15 +167,12 @@ PROFILES = {"tiny": tiny_profile, "full": full_profile, "lowvram": lowvram_profi
 
 
 def get_profile(profile: "str | Profile" = "tiny", **overrides) -> Profile:
-    """A profile by name (building the tiny models on first use), with optional setting overrides."""
+    """A profile by name, with optional setting overrides. A lookup: nothing is loaded or built here (the tiny
+    models are built where they are first loaded, see `moranb.models.from_pretrained`)."""
     if isinstance(profile, Profile):
         chosen = profile
     elif profile in PROFILES:
         chosen = PROFILES[profile]()
     else:
         raise InputError(f"unknown profile '{profile}'; choose one of {sorted(PROFILES)}")
-    if chosen.name == "tiny":
-        from .tiny import ensure_tiny_models
-
-        ensure_tiny_models(Path(chosen.text_to_image.source).parent)
     return chosen.replace(**overrides) if overrides else chosen

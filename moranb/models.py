@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from . import tiny
 from .config import Model, Profile
 from .errors import DeviceError, ModelNotAvailableError
 
@@ -34,6 +35,8 @@ def from_pretrained(cls, model: Model, field: str, **kwargs):
     if model.variant:
         kwargs["variant"] = model.variant
     local_dir = Path(source).expanduser()
+    if not local_dir.is_dir() and local_dir.parent == tiny.tiny_root():
+        tiny.ensure_tiny_models()  # the tiny profile's models are built here, where one is first needed
     if local_dir.is_dir():
         return cls.from_pretrained(str(local_dir), **kwargs)
     if source.startswith(("/", ".", "~")):

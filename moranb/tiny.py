@@ -16,17 +16,29 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import os
 import shutil
 import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 PARTS = ("llm", "sdxl-base", "sdxl-refiner", "instruct-pix2pix", "svd-xt", "ltx-video", "llava-onevision", "qwen2-vl")
+TINY_VERSION = "v1"  # bump when a tiny config changes, so old caches are rebuilt
 
 
-def ensure_tiny_models(root: str | Path) -> Path:
-    """Build whichever tiny models are missing under `root` (a few seconds, once per machine)."""
-    root = Path(root)
+def tiny_root() -> Path:
+    """The tiny models' folder, one sub-folder per part: $MORANB_CACHE/tiny-<version> (default ~/.cache/moranb)."""
+    cache = Path(os.environ.get("MORANB_CACHE") or Path.home() / ".cache" / "moranb")
+    return cache / f"tiny-{TINY_VERSION}"
+
+
+def ensure_tiny_models(root: str | Path | None = None) -> Path:
+    """Build whichever tiny models are missing under `root` (default `tiny_root()`; a few seconds, once per machine).
+
+    Called where a model is first needed (`moranb.models.from_pretrained`, for a missing folder under `tiny_root()`)
+    and by `moranb build-tiny`; looking a profile up builds nothing.
+    """
+    root = Path(root) if root else tiny_root()
     missing = [part for part in PARTS if not (root / part / ".complete").exists()]
     if not missing:
         return root

@@ -5,7 +5,7 @@ import pytest
 
 from moranb import get_profile
 from moranb.config import Model, full_profile, lowvram_profile
-from moranb.errors import InputError
+from moranb.errors import InputError, ModelNotAvailableError
 
 
 def test_full_profile_names_the_papers_models_and_settings():
@@ -98,3 +98,38 @@ def test_tiny_models_build_from_scratch_identically(tmp_path, tiny):
         fresh, cached = load_file(tmp_path / rel), load_file(Path(tiny.text_to_image.source).parent / rel)
         assert fresh.keys() == cached.keys()
         assert all(fresh[k].equal(cached[k]) for k in fresh), rel
+
+
+def test_looking_up_the_tiny_profile_builds_nothing(tmp_path, monkeypatch):
+    from moranb.tiny import tiny_root
+
+    monkeypatch.setenv("MORANB_CACHE", str(tmp_path))
+    p = get_profile("tiny")
+    assert Path(p.image_to_video.source).parent == tiny_root() == tmp_path / tiny_root().name
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_tiny_model_is_built_where_it_is_first_loaded(tmp_path, monkeypatch):
+    from moranb import models, tiny
+
+    monkeypatch.setenv("MORANB_CACHE", str(tmp_path))
+    built = []
+
+    def fake_build(root=None):  # stands in for the few seconds of building every part
+        built.append(root)
+        (tiny.tiny_root() / "svd-xt").mkdir(parents=True)
+
+    monkeypatch.setattr(tiny, "ensure_tiny_models", fake_build)
+
+    class Loader:
+        @staticmethod
+        def from_pretrained(path, **kwargs):
+            return path
+
+    assert models.from_pretrained(Loader, get_profile("tiny").image_to_video, "image_to_video") == str(
+        tiny.tiny_root() / "svd-xt")
+    assert built == [None]
+    # A missing folder anywhere else is an error naming it, never a build.
+    with pytest.raises(ModelNotAvailableError, match="does not exist"):
+        models.from_pretrained(Loader, Model(str(tmp_path / "elsewhere" / "svd-xt")), "image_to_video")
+    assert built == [None]
