@@ -52,7 +52,8 @@ def frames_tchw(video):
     return torch.from_numpy(np.ascontiguousarray(video.frames)).float().permute(0, 3, 1, 2)
 
 
-def cache_dir() -> Path:
+def vbench_cache_dir() -> Path:
+    """Where VBench keeps its backbones: $VBENCH_CACHE_DIR, or ~/.cache/vbench (moranb's own cache is elsewhere)."""
     return Path(os.environ.get("VBENCH_CACHE_DIR") or Path.home() / ".cache" / "vbench")
 
 
@@ -72,7 +73,7 @@ FILES = {
 
 def vbench_file(name: str) -> Path:
     rel, source = FILES[name]
-    path = cache_dir() / rel
+    path = vbench_cache_dir() / rel
     if not path.exists():
         raise ModelNotAvailableError(
             f"VBench backbone '{name}' is not at {path} and cannot be downloaded here; copy it there from a machine "
