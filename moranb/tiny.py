@@ -15,12 +15,13 @@ and a chat template that mirrors the real one) trained on a fixed word list.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import os
 import shutil
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+
+from .vocab import clip_bpe_path
 
 PARTS = ("llm", "sdxl-base", "sdxl-refiner", "instruct-pix2pix", "svd-xt", "ltx-video", "llava-onevision", "qwen2-vl")
 TINY_VERSION = "v1"  # bump when a tiny config changes, so old caches are rebuilt
@@ -71,19 +72,6 @@ def ensure_tiny_models(root: str | Path | None = None) -> Path:
 
 
 # -- tokenizers ----------------------------------------------------------------------------------------------------
-
-def clip_bpe_path() -> Path:
-    """The CLIP BPE merges file shipped in the openai-clip wheel (also in open_clip_torch)."""
-    for module, name in (("clip", "bpe_simple_vocab_16e6.txt.gz"), ("open_clip", "bpe_simple_vocab_16e6.txt.gz")):
-        spec = importlib.util.find_spec(module)
-        if spec and spec.submodule_search_locations:
-            path = Path(list(spec.submodule_search_locations)[0]) / name
-            if path.exists():
-                return path
-    raise FileNotFoundError(
-        "the CLIP BPE vocabulary was not found; install it with `pip install --no-deps openai-clip`"
-    )
-
 
 def _bytes_to_unicode() -> dict[int, str]:
     # The reversible byte -> printable character map of GPT-2 and CLIP.

@@ -163,9 +163,9 @@ def viclip_vocab() -> Path:
     from vbench.utils import CACHE_DIR  # what VBench's code uses: $VBENCH_CACHE_DIR when vbench was imported
 
     from ..io import atomic_path
-    from ..tiny import clip_bpe_path
+    from ..vocab import CLIP_BPE, clip_bpe_path
 
-    path = Path(CACHE_DIR) / "ViCLIP" / "bpe_simple_vocab_16e6.txt.gz"
+    path = Path(CACHE_DIR) / "ViCLIP" / CLIP_BPE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
