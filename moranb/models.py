@@ -63,14 +63,15 @@ def load(cls, model: Model, profile: Profile, field: str, **components):
     """
     key = (cls.__name__, model, profile.device, profile.dtype, profile.cpu_offload,
            tuple(sorted((k, id(v)) for k, v in components.items())))
-    if key in _LOADED:
-        return _LOADED[key]
-    check_device(profile)
-    pipe = from_pretrained(cls, model, field, dtype=model.torch_dtype(profile), **components)
-    _place(pipe, profile)
-    pipe.set_progress_bar_config(disable=not profile.step_progress, desc=field, leave=False)
-    _LOADED[key] = pipe
-    return pipe
+
+    def build():
+        check_device(profile)
+        pipe = from_pretrained(cls, model, field, dtype=model.torch_dtype(profile), **components)
+        _place(pipe, profile)
+        pipe.set_progress_bar_config(disable=not profile.step_progress, desc=field, leave=False)
+        return pipe
+
+    return cached(key, build)
 
 
 def load_llm(model: Model, profile: Profile):
@@ -94,14 +95,23 @@ def load_vlm(model: Model, profile: Profile, field: str = "judge_a"):
 
 
 def _load_transformers(kind: str, preprocessor_cls, model_cls, model: Model, profile: Profile, field: str, place: str):
-    key = (kind, model, profile.device, profile.dtype)
-    if key in _LOADED:
-        return _LOADED[key]
-    check_device(profile)
-    preprocessor = from_pretrained(preprocessor_cls, model, field)
-    network = from_pretrained(model_cls, model, field, dtype=model.torch_dtype(profile))
-    network.to(place).eval()
-    _LOADED[key] = (preprocessor, network)
+    def build():
+        check_device(profile)
+        preprocessor = from_pretrained(preprocessor_cls, model, field)
+        network = from_pretrained(model_cls, model, field, dtype=model.torch_dtype(profile))
+        network.to(place).eval()
+        return preprocessor, network
+
+    return cached((kind, model, profile.device, profile.dtype), build)
+
+
+def cached(key: tuple, build):
+    """What `build()` returns, built once per process under `key`; `clear()` frees it with every other model.
+
+    Every model moranb loads is kept here, those loaded outside `load` (the evaluation's VideoTI models) included.
+    """
+    if key not in _LOADED:
+        _LOADED[key] = build()
     return _LOADED[key]
 
 

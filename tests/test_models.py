@@ -69,3 +69,23 @@ def test_missing_local_directory_is_named(tiny):
     profile = tiny.replace(image_to_video=Model("/nonexistent/svd"))
     with pytest.raises(ModelNotAvailableError, match="/nonexistent/svd.*does not exist"):
         ImageToVideoAgent(profile).pipe
+
+
+def test_the_videoti_models_live_in_the_one_cache_and_clear_frees_them(monkeypatch):
+    from moranb.eval.videoti import _captioner, _encoder
+
+    class Fake:
+        def eval(self):
+            return self
+
+    loads = []
+    monkeypatch.setattr(models, "from_pretrained", lambda cls, model, field, **kw: loads.append(cls.__name__) or Fake())
+    models.clear()
+    _captioner("some/captioner"), _encoder("some/encoder")
+    _captioner("some/captioner"), _encoder("some/encoder")
+    assert sorted(loads) == ["AutoModel", "AutoTokenizer", "BlipForConditionalGeneration", "BlipProcessor"]
+    assert {key[0] for key in models._LOADED} == {"videoti captioner", "videoti text encoder"}
+    models.clear()
+    assert not models._LOADED
+    _captioner("some/captioner")
+    assert len(loads) == 6  # loaded again after clear()

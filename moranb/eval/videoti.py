@@ -4,15 +4,14 @@ A captioner describes the input image; its caption is prefixed to the instructio
 output video (T_v); the score is the cosine of BERT's sentence embeddings of T_mix and T_v.
 
 The models are plain Hugging Face ones loaded through moranb's one loading path (so offline they fail with the
-usual one-line error): an image captioner (BLIP by default) and BERT (mean-pooled last hidden states). The paper
-used a video captioner for T_v; here the output video's middle frame is captioned, which misses motion words.
-offline: no value.
+usual one-line error) and kept in its one cache (`moranb.models.clear()` frees them): an image captioner (BLIP by
+default) and BERT (mean-pooled last hidden states). The paper used a video captioner for T_v; here the output
+video's middle frame is captioned, which misses motion words. offline: no value.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
+from .. import models
 from ..checks import check_prompt
 from ..config import Model
 from ..video import as_image
@@ -22,14 +21,15 @@ CAPTIONER = "Salesforce/blip-image-captioning-base"
 TEXT_ENCODER = "google-bert/bert-base-uncased"
 
 
-@lru_cache(maxsize=2)
 def _captioner(source: str):
-    from transformers import BlipForConditionalGeneration, BlipProcessor
+    def build():
+        from transformers import BlipForConditionalGeneration, BlipProcessor
 
-    from ..models import from_pretrained
+        model = Model(source)
+        return (models.from_pretrained(BlipProcessor, model, "videoti captioner"),
+                models.from_pretrained(BlipForConditionalGeneration, model, "videoti captioner").eval())
 
-    processor = from_pretrained(BlipProcessor, Model(source), "videoti captioner")
-    model = from_pretrained(BlipForConditionalGeneration, Model(source), "videoti captioner").eval()
+    processor, model = models.cached(("videoti captioner", source), build)
 
     def caption(image) -> str:
         import torch
@@ -41,14 +41,15 @@ def _captioner(source: str):
     return caption
 
 
-@lru_cache(maxsize=2)
 def _encoder(source: str):
-    from transformers import AutoModel, AutoTokenizer
+    def build():
+        from transformers import AutoModel, AutoTokenizer
 
-    from ..models import from_pretrained
+        model = Model(source)
+        return (models.from_pretrained(AutoTokenizer, model, "videoti text encoder"),
+                models.from_pretrained(AutoModel, model, "videoti text encoder").eval())
 
-    tokenizer = from_pretrained(AutoTokenizer, Model(source), "videoti text encoder")
-    model = from_pretrained(AutoModel, Model(source), "videoti text encoder").eval()
+    tokenizer, model = models.cached(("videoti text encoder", source), build)
 
     def embed(text: str):
         import torch
