@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(PY) -m moranb.demo --out outputs/demo
 
 test: $(STAMP) $(CHROMIUM)
-	$(PY) -m moranb.notebook check
+	$(PY) -m moranb.suite check
 	$(PY) -m pytest -q
 
 # tests/test_browser.py drives Debian's chromium through Playwright (`playwright install` would download a browser
@@ -43,13 +43,13 @@ test-fast: $(STAMP)
 
 # Every notebook, run headlessly by papermill into outputs/$(PROFILE)/ (PROFILE=full on a GPU machine).
 reproduce: $(STAMP)
-	$(PY) -m moranb.notebook reproduce --profile $(PROFILE) --out outputs/$(PROFILE)
+	$(PY) -m moranb.suite reproduce --profile $(PROFILE) --out outputs/$(PROFILE)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
 strip: $(STAMP)
-	$(PY) -m moranb.notebook strip
+	$(PY) -m moranb.suite strip
 
 clean:
 	rm -rf $(VENV) outputs/demo .pytest_cache

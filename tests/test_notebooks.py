@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from moranb import read_video
-from moranb.notebook import dirty, notebooks, reproduce
+from moranb.suite import dirty, notebooks, reproduce
 
 EXPECTED = ["00_quickstart", "01_text_to_video", "02_image_to_video", "03_extend_video", "04_edit_video",
             "05_connect_videos", "06_simulate_digital_world"]
