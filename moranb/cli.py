@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from .agents.prompt import BACKENDS as PROMPT_BACKENDS
-from .errors import MoranbError
+from .errors import run_main
 from .tasks.simulate_digital_world import DEFAULT_STYLE, ROUTES
 
 
@@ -99,22 +99,17 @@ def run(args: argparse.Namespace):
     raise AssertionError(args.command)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        result = run(args)
-    except MoranbError as exc:
-        print(f"moranb: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("moranb: interrupted; finished stages are kept, rerun the same command to resume", file=sys.stderr)
-        return 130
+def _print(result):
     if result is not None:
         v = result.video
         print(f"{result.task}: {v.num_frames} frames {v.width}x{v.height} @ {v.fps} fps -> {result.out_dir}")
         for name, path in result.files.items():
             print(f"  {name}: {path}")
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_main(lambda: _print(run(args)))
 
 
 if __name__ == "__main__":

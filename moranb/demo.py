@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import MoranbError
+from .errors import run_main
 from .io import prepare_output_dir, write_text
 from .report import markdown_table, to_csv
 
@@ -58,29 +58,29 @@ def summary_rows(results) -> list[dict]:
     return rows
 
 
+def demo(out, profile: str = "tiny", seed: int = 0):
+    """Every job into its own folder under `out`, then the summary table (printed, summary.md, summary.csv)."""
+    out = prepare_output_dir(out)
+    done = {}
+    for name, run in jobs(out, profile, seed):
+        print(f"[demo] {name} ...", flush=True)
+        done[name] = run(done)
+    rows = summary_rows(list(done.items()))
+    cells = [list(rows[0])] + [list(row.values()) for row in rows]
+    table = markdown_table(cells)
+    write_text(out / "summary.md", f"# moranb demo ({profile} profile, seed {seed})\n\n{table}")
+    write_text(out / "summary.csv", to_csv(cells))
+    print(table)
+    print(f"[demo] wrote {out}/summary.md and one folder per run")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moranb.demo")
     parser.add_argument("--out", default="outputs/demo")
     parser.add_argument("--profile", default="tiny")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    try:
-        out = prepare_output_dir(args.out)
-        done = {}
-        for name, run in jobs(out, args.profile, args.seed):
-            print(f"[demo] {name} ...", flush=True)
-            done[name] = run(done)
-        rows = summary_rows(list(done.items()))
-        cells = [list(rows[0])] + [list(row.values()) for row in rows]
-        table = markdown_table(cells)
-        write_text(out / "summary.md", f"# moranb demo ({args.profile} profile, seed {args.seed})\n\n{table}")
-        write_text(out / "summary.csv", to_csv(cells))
-    except MoranbError as exc:
-        print(f"moranb: error: {exc}", file=sys.stderr)
-        return 2
-    print(table)
-    print(f"[demo] wrote {out}/summary.md and one folder per run")
-    return 0
+    return run_main(lambda: demo(args.out, args.profile, args.seed))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """Errors a user can act on.
 
 Every error moranb raises on bad input is a `MoranbError`: its message is one line that names the problem and the
-fix. The command line prints that line instead of a traceback.
+fix. The commands (`moranb`, `python -m moranb.demo`, `python -m moranb.suite`) print that line instead of a
+traceback, through `run_main`.
 """
+
+import sys
 
 
 class MoranbError(Exception):
@@ -39,3 +42,16 @@ class GPUMemoryError(MoranbError, RuntimeError):
 
 class DeviceError(MoranbError, RuntimeError):
     """The profile asks for a device this machine does not have."""
+
+
+def run_main(body) -> int:
+    """A command's exit status: `body()`'s (0 for None); 2 and one line `moranb: error: ...` on stderr for a
+    `MoranbError`; 130 on Ctrl-C (finished stages are kept, so the same command resumes)."""
+    try:
+        return body() or 0
+    except MoranbError as exc:
+        print(f"moranb: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("moranb: interrupted; finished stages are kept, rerun the same command to resume", file=sys.stderr)
+        return 130

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from .errors import MoranbError, run_main
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
@@ -28,8 +30,6 @@ def reproduce(profile: str = "tiny", out="outputs/tiny", folder: Path = NOTEBOOK
     """Run every notebook with papermill into `out`; stop at the first failure, naming the notebook and cell."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
-
-    from .errors import MoranbError
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,25 +81,11 @@ def strip(paths) -> list[Path]:
     return changed
 
 
-def main(argv=None) -> int:
-    from .errors import MoranbError
-
-    parser = argparse.ArgumentParser(prog="python -m moranb.suite")
-    sub = parser.add_subparsers(dest="command", required=True)
-    rep = sub.add_parser("reproduce", help="run every notebook with papermill")
-    rep.add_argument("--profile", default="tiny")
-    rep.add_argument("--out", help="default: outputs/<profile>")
-    rep.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 05")
-    sub.add_parser("check", help="fail if a notebook holds outputs")
-    sub.add_parser("strip", help="remove outputs from the notebooks")
-    args = parser.parse_args(argv)
+def command(args: argparse.Namespace) -> int:
     if args.command == "reproduce":
-        try:
-            done = reproduce(args.profile, args.out or f"outputs/{args.profile}", only=args.only)
-        except MoranbError as exc:
-            print(f"moranb: error: {exc}", file=sys.stderr)
-            return 1
-        print(f"[reproduce] {len(done)} notebooks executed into {args.out or f'outputs/{args.profile}'}")
+        out = args.out or f"outputs/{args.profile}"
+        done = reproduce(args.profile, out, only=args.only)
+        print(f"[reproduce] {len(done)} notebooks executed into {out}")
         return 0
     if args.command == "check":
         found = dirty(notebooks())
@@ -109,6 +95,19 @@ def main(argv=None) -> int:
     for path in strip(notebooks()):
         print(f"stripped {path}")
     return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m moranb.suite")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("reproduce", help="run every notebook with papermill")
+    rep.add_argument("--profile", default="tiny")
+    rep.add_argument("--out", help="default: outputs/<profile>")
+    rep.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 05")
+    sub.add_parser("check", help="fail if a notebook holds outputs")
+    sub.add_parser("strip", help="remove outputs from the notebooks")
+    args = parser.parse_args(argv)
+    return run_main(lambda: command(args))
 
 
 if __name__ == "__main__":
