@@ -29,11 +29,12 @@ def _ours_by_task(results: dict) -> dict[str, dict]:
     return {task: aggregate(rows, results["backend"]) for task, rows in by_task.items()}
 
 
-def _cell(entry) -> str:
+def _cell(entry, task: str, metric: str) -> str:
+    """Our number with its backend, or why there is none: never a bare dash."""
     if entry is None:
-        return "-"  # not computed for this run (no such videos, or the metric was not asked for)
+        return f"not run: no {task} video scored for {metric}"
     if entry.get("value") is None:
-        return f"n/a ({entry['backend']})"  # the backend has no honest value for it
+        return f"n/a ({entry['backend']}): {entry.get('reason') or 'no value'}"
     return f"{entry['value']:.3f} ({entry['backend']})"
 
 
@@ -44,7 +45,7 @@ def table1(results: dict) -> list[list[str]]:
     rows = [header]
     for model in ("Sora", "Mora (SVD), no fine-tuning", "Mora (OSP), fine-tuned"):
         rows.append([model] + [f"{v:.3f}" if isinstance(v, float) else str(v) for v in TABLE1[model][:-1]])
-    rows.append(["moranb (this run)"] + [_cell(mine.get(c)) for c in TABLE1_COLUMNS[:-1]])
+    rows.append(["moranb (this run)"] + [_cell(mine.get(c), "text_to_video", c) for c in TABLE1_COLUMNS[:-1]])
     return rows
 
 
@@ -53,7 +54,8 @@ def table2(results: dict) -> list[list[str]]:
     rows = [["task", "metric", *TABLE2_MODELS, "moranb (this run)"]]
     for task, metrics in TABLE2.items():
         for metric, paper in metrics.items():
-            rows.append([task, metric, f"{paper[0]:.2f}", f"{paper[1]:.2f}", _cell(ours.get(task, {}).get(metric))])
+            mine = _cell(ours.get(task, {}).get(metric), task, metric)
+            rows.append([task, metric, f"{paper[0]:.2f}", f"{paper[1]:.2f}", mine])
     return rows
 
 

@@ -14,7 +14,8 @@ NAME = "aesthetic_quality"
 def aesthetic_quality(video, backend: str = "offline", backbones: Backbones | None = None) -> Score:
     check_backend(backend)
     if backend == "offline":
-        return unavailable(NAME, backend, "a learned judgement with no weight-free stand-in; use backend='vbench'")
+        return unavailable(NAME, backend, "needs the LAION aesthetic head (a learned judgement with no weight-free "
+                                          "stand-in); use backend='vbench'")
     import torch
     import torch.nn.functional as F
     from vbench.utils import clip_transform

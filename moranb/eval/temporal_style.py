@@ -5,7 +5,11 @@
 - TCON (extension): cosine between the ViCLIP features of the input video and of the output video.
 - Tmean (connection): (TCON with the preceding video + TCON with the following video) / 2.
 
-offline: no values; video-text and video-video semantics need a learned video model.
+offline: temporal style has no value (video-text alignment needs a learned video-text model). TCON and Tmean have a
+stand-in: the cosine between weight-free video descriptors, the 8 middle-sampled frames' grey 32x32 mean-removed
+pixels (as the offline consistencies use), each frame normalised, concatenated in order. It measures whether two
+videos look alike frame for frame (layout, colour, brightness), not whether they show the same things: a re-lit or
+re-framed continuation of the same scene scores lower than ViCLIP would give it.
 """
 
 from __future__ import annotations
@@ -50,10 +54,28 @@ def temporal_style(video, text: str, backend: str = "offline", backbones: Backbo
     return Score("temporal_style", float((video_features(video, backbones) @ text_feat.T)[0][0]), backend)
 
 
+def middle_indices(count: int, length: int) -> list[int]:
+    """VBench's `get_frame_indices(count, length, sample="middle")` without importing VBench: the middle frame of
+    each of min(count, length) equal chunks, the last one repeated up to `count`."""
+    edges = np.linspace(0, length, min(count, length) + 1).astype(int)
+    index = [(start + end - 1) // 2 for start, end in zip(edges[:-1], edges[1:])]
+    return index + [index[-1]] * (count - len(index))
+
+
+def pixel_video_feature(video, count: int = 8) -> np.ndarray:
+    """The offline stand-in for a ViCLIP video feature (see the module docstring): a unit vector."""
+    from .subject_consistency import pixel_features
+
+    frames = pixel_features(type(video)(video.frames[middle_indices(count, len(video))], video.fps))
+    frames = frames / np.linalg.norm(frames, axis=1, keepdims=True)
+    feature = frames.ravel()
+    return feature / np.linalg.norm(feature)
+
+
 def tcon(source, output, backend: str = "offline", backbones: Backbones | None = None) -> Score:
     check_backend(backend)
     if backend == "offline":
-        return unavailable("tcon", backend, "video-video similarity needs ViCLIP; use backend='vbench'")
+        return Score("tcon", float(pixel_video_feature(source) @ pixel_video_feature(output)), backend)
     backbones = backbones or Backbones()
     a, b = video_features(source, backbones), video_features(output, backbones)
     return Score("tcon", float((a @ b.T)[0][0]), backend)
