@@ -1,7 +1,7 @@
 """What the notebooks call: showing results inline and recording key results (the suite runner is `moranb.suite`).
 
 Each notebook ends with `record(...)`, which writes `<out_dir>/<notebook>.json` next to the executed notebook: the
-paths of its outputs, frame counts, fps, timings, seed and profile, for tests and the evaluation notebook.
+notebook's own counts and checks, and the folder of the run it made (whose manifest is the run's record).
 """
 
 from __future__ import annotations
@@ -75,17 +75,15 @@ def show(result, strip: bool = True, video: bool = True):
 
 
 def record(name: str, out_dir, result=None, **values) -> Path:
-    """Write `<out_dir>/<name>.json`: the result's key facts plus any `values`; returns its path."""
+    """Write `<out_dir>/<name>.json`: what is the notebook's own (`values`: its counts and checks) and, for a task
+    notebook, `run`: the folder of the run it made, whose manifest is the run's one record (task, inputs, seed,
+    profile, files, review, timings). Nothing the manifest says is said again here."""
     out_dir = Path(out_dir)
     data = {"notebook": name, "recorded": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if result is not None:
-        v = result.video
-        data.update({
-            "task": result.task, "frames": v.num_frames, "fps": v.fps, "width": v.width, "height": v.height,
-            "segments": [s.num_frames for s in result.segments], "timings_s": result.timings,
-            "files": {k: str(p) for k, p in result.files.items()}, "notes": result.notes,
-            "decisions": result.decisions,
-        })
+        if result.out_dir is None:
+            raise ValueError(f"{name}: the task ran without out_dir, so there is no run to record")
+        data["run"] = str(result.out_dir)
     data.update(values)
     out_dir.mkdir(parents=True, exist_ok=True)
     return write_json(out_dir / f"{name}.json", data)

@@ -1,6 +1,7 @@
 """Every notebook runs headlessly on the tiny profile, and records what it made."""
 
 import json
+from pathlib import Path
 import re
 import subprocess
 import sys
@@ -46,34 +47,45 @@ def suite(tmp_path_factory):
     return out
 
 
+def manifest(rec: dict) -> dict:
+    """The run a task notebook made: its record names the run folder, whose manifest is the run's one record."""
+    return json.loads((Path(rec["run"]) / "manifest.json").read_text())
+
+
 @pytest.mark.slow
 def test_reproduce_runs_every_notebook_and_records_results(suite, tiny):
     records = {name: json.loads((suite / f"{name}.json").read_text()) for name in EXPECTED}
-    for name, rec in records.items():
+    runs = {name: manifest(rec) for name, rec in records.items()}
+    for name, run in runs.items():
         assert (suite / f"{name}.ipynb").exists(), name
-        video = read_video(rec["files"]["video"])
-        assert video.num_frames == rec["frames"], name
-        assert rec["profile"] == "tiny" and rec["seed"] == 0
+        assert Path(records[name]["run"]) == suite / name
+        video = read_video(suite / name / run["outputs"]["video"])
+        assert video.num_frames == run["video"]["frames"], name
+        assert run["profile"]["name"] == "tiny" and run["seed"] == 0
         assert (suite / name / "frame_strip.png").exists()
+        assert not {"frames", "files", "seed", "profile", "decisions"} & set(records[name])  # said once, in the run
     per = tiny.frames_per_segment
-    assert records["00_quickstart"]["frames"] == 2 * per
-    assert records["01_text_to_video"]["frames"] == tiny.segments * per
+    frames = {name: run["video"]["frames"] for name, run in runs.items()}
+    assert frames["00_quickstart"] == 2 * per
+    assert frames["01_text_to_video"] == tiny.segments * per
     assert records["01_text_to_video"]["stage_by_stage_identical"] is True
-    assert all(d["decision"] == "approve" for rec in records.values() for d in rec["decisions"])
-    assert records["03_extend_video"]["frames"] == records["03_extend_video"]["input_frames"] + 2 * per
-    assert records["04_edit_video"]["frames"] == records["04_edit_video"]["input_frames"]
+    assert all(d["decision"] == "approve" for run in runs.values() for d in run["review"])
+    assert frames["03_extend_video"] == records["03_extend_video"]["input_frames"] + 2 * per
+    assert runs["03_extend_video"]["prompt"] == "a hot-air balloon rising over a valley"
+    assert frames["04_edit_video"] == records["04_edit_video"]["input_frames"]
     connect = records["05_connect_videos"]
-    assert connect["frames"] == connect["frames_a"] + connect["transition_frames"] + connect["frames_b"]
-    assert records["06_simulate_digital_world"]["route"] == "prompt"
+    assert frames["05_connect_videos"] == connect["frames_a"] + connect["transition_frames"] + connect["frames_b"]
+    assert runs["06_simulate_digital_world"]["inputs"]["route"] == "prompt"
 
 
 @pytest.mark.slow
 def test_a_papermill_parameter_changes_the_seed(suite, tmp_path):
     reproduce("tiny", tmp_path, only=["01"], parameters={"seed": 3})
-    rec = json.loads((tmp_path / "01_text_to_video.json").read_text())
-    base = json.loads((suite / "01_text_to_video.json").read_text())
-    assert rec["seed"] == 3
-    assert not np.array_equal(read_video(rec["files"]["video"]).frames, read_video(base["files"]["video"]).frames)
+    run = manifest(json.loads((tmp_path / "01_text_to_video.json").read_text()))
+    base = manifest(json.loads((suite / "01_text_to_video.json").read_text()))
+    assert run["seed"] == 3
+    assert not np.array_equal(read_video(tmp_path / "01_text_to_video" / "video.mp4").frames,
+                              read_video(suite / "01_text_to_video" / "video.mp4").frames)
 
 
 @pytest.mark.slow
@@ -82,6 +94,14 @@ def test_the_evaluation_notebook_scores_every_task_beside_the_paper(suite):
     assert rec["videos"] == len(EXPECTED) and rec["backend"] == "offline"
     report = (suite / "07_evaluation" / "report.md").read_text()
     assert "| Sora | 0.797 |" in report and "(offline)" in report
+    ours = [line for line in report.splitlines() if line.startswith(("| moranb", "| image_to_video", "| extend_video",
+                                                                     "| edit_video", "| connect_videos", "| simulate"))]
+    cells = [cell.strip() for line in ours for cell in line.strip("|").split("|")]
+    assert len(ours) == 1 + 13 and "-" not in cells and not any(c.startswith("not run") for c in cells)
+    assert "n/a (offline): needs the LAION aesthetic head" in report
+    for line in ours[1:]:  # Table 2: the extension's TCON and the connection's Tmean have offline numbers
+        if "| tcon |" in line or "| tmean |" in line:
+            assert line.rstrip(" |").endswith("(offline)"), line
     assert (suite / "07_evaluation" / "chart.png").exists()
     results = json.loads((suite / "07_evaluation" / "results.json").read_text())
     assert sorted(r["task"] for r in results["videos"]) == sorted(
