@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from moranb.agents import ConnectionAgent, ImageToImageAgent, ImageToVideoAgent, PromptAgent, TextToImageAgent
+from moranb import Video
+from moranb.agents import (ConnectionAgent, ImageToImageAgent, ImageToVideoAgent, PromptAgent, SegmentedVideo,
+                           TextToImageAgent)
 from moranb.errors import BackendError, InputError, ResolutionError
 
 
@@ -52,6 +54,22 @@ def test_image_to_video_chains_segments_on_last_frames(tiny, first_frame):
         ImageToVideoAgent(tiny)(first_frame, frames_per_segment=0)
     with pytest.raises(InputError, match="at least 1"):
         ImageToVideoAgent(tiny)(first_frame, segments=-2)
+
+
+def test_segmented_video_joins_once_and_derives_its_conditioning():
+    rng = np.random.default_rng(0)
+    clips = [Video(rng.integers(0, 256, (n, 8, 16, 3), dtype=np.uint8), fps=7) for n in (3, 2, 4)]
+    first = Image.fromarray(rng.integers(0, 256, (8, 16, 3), dtype=np.uint8))
+    out = SegmentedVideo(first, clips)
+    assert out.video is out.video and out.video.num_frames == 9 and out.video.fps == 7
+    assert np.array_equal(out.video.frames, np.concatenate([c.frames for c in clips]))
+    assert out.conditioning[0] is first and len(out.conditioning) == 3
+    for k in range(2):
+        assert np.array_equal(np.asarray(out.conditioning[k + 1]), clips[k].frames[-1])
+    with pytest.raises(AttributeError):
+        out.first = first  # frozen: what the stage cache keeps is what the task used
+    with pytest.raises(InputError, match="at least one segment"):
+        SegmentedVideo(first, [])
 
 
 def test_connection_fills_the_frames_between(tiny, first_frame):

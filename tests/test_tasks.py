@@ -139,6 +139,29 @@ def test_failure_in_a_later_stage_keeps_earlier_stages(tiny, tmp_path, monkeypat
     assert np.array_equal(out.video.frames, fresh.video.frames)
 
 
+def test_the_stage_cache_keeps_a_segmented_video_as_it_is(tmp_path, source):
+    from moranb import stages
+    from moranb.agents import SegmentedVideo
+
+    made = SegmentedVideo(source.first_frame, source.segments)
+    base = tmp_path / ".stages" / "image_to_video-0123456789abcdef"
+    stages.keep(base, made, [{"stage": "image_to_video", "attempt": 1, "seed": 0, "decision": "approve"}])
+    kept = stages.load(base)
+    assert isinstance(kept, SegmentedVideo) and len(kept.segments) == len(made.segments)
+    for a, b in zip(kept.segments, made.segments, strict=True):
+        assert np.array_equal(a.frames, b.frames) and a.fps == b.fps
+    for a, b in zip(kept.conditioning, made.conditioning, strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert np.array_equal(kept.video.frames, source.video.frames)
+    assert stages.load_decisions(base) == [{"stage": "image_to_video", "attempt": 1, "seed": 0,
+                                           "decision": "approve", "reused": True}]
+    assert sorted(p.name for p in base.parent.iterdir()) == [base.name + ".npz", base.name + ".review.json"]
+    # Segments kept by an older version lack the image they started from: not reused, made again.
+    legacy = tmp_path / ".stages" / "image_to_video-legacy"
+    np.savez(legacy.with_suffix(".npz"), fps=8.0, segment0=source.segments[0].frames)
+    assert stages.load(legacy) is None and stages.load(tmp_path / ".stages" / "missing") is None
+
+
 def test_every_task_from_the_command_line(tmp_path, source):
     src = source.video.save(tmp_path / "source.mp4")
     image = tmp_path / "image.png"

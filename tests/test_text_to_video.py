@@ -71,6 +71,22 @@ def test_rerun_resumes_from_kept_stages(run, tiny):
     again = text_to_video("a red fox running in snow", profile=tiny, seed=3, out_dir=run.out_dir)
     assert set(again.reused) == {"enhance_prompt", "text_to_image", "image_to_video"}
     assert np.array_equal(again.video.frames, run.video.frames)
+    assert [s.fps for s in again.segments] == [s.fps for s in run.segments]
+    for kept, made in zip(again.segments, run.segments, strict=True):
+        assert np.array_equal(kept.frames, made.frames)
+    for kept, made in zip(again.conditioning, run.conditioning, strict=True):
+        assert np.array_equal(np.asarray(kept), np.asarray(made))
+
+
+def test_the_reviewer_sees_the_video_the_task_returns(tiny):
+    seen = {}
+
+    def look(stage, artifact, attempt):
+        seen[stage] = artifact
+        return "approve"
+
+    result = text_to_video("a boat on a river", profile=tiny, seed=0, segments=2, frames_per_segment=3, review=look)
+    assert seen["image_to_video"] is result.video  # joined once, for the preview and the result
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

@@ -7,7 +7,8 @@ segment). Segment k uses seed + k.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from PIL import Image
@@ -16,14 +17,37 @@ from tqdm.auto import tqdm
 from .. import models
 from ..checks import check_count, check_size
 from ..config import Profile
+from ..errors import InputError
 from ..video import Video, as_image, concat
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class SegmentedVideo:
-    video: Video  # all segments joined
-    segments: list[Video] = field(default_factory=list)
-    conditioning: list[Image.Image] = field(default_factory=list)  # the image each segment animated
+    """Segments made one after another, each animating the one before's last frame: what the agent returns and
+    what the stage cache keeps, as it is.
+
+    It holds only what cannot be derived: the image segment 0 animated and the segments. The conditioning images
+    (that image, then each segment's last frame but the final one's) and the joined video follow from them; the
+    video is joined once, on first use.
+    """
+
+    first: Image.Image  # the image segment 0 animated
+    segments: tuple[Video, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "segments", tuple(self.segments))
+        if not self.segments:
+            raise InputError("a segmented video needs at least one segment")
+
+    @cached_property
+    def video(self) -> Video:
+        """All segments joined."""
+        return concat(list(self.segments))
+
+    @cached_property
+    def conditioning(self) -> tuple[Image.Image, ...]:
+        """The image each segment animated."""
+        return (self.first, *(s.last_frame for s in self.segments[:-1]))
 
 
 class ImageToVideoAgent:
@@ -54,13 +78,10 @@ class ImageToVideoAgent:
                  frames_per_segment: int | None = None, progress: bool = True) -> SegmentedVideo:
         p = self.profile
         segments = check_count(segments if segments is not None else p.segments, "segments")
-        current = as_image(image)
-        result = SegmentedVideo(video=None)
+        first = current = as_image(image)
+        clips = []
         bar = {} if progress else {"disable": True}  # unset, tqdm honours TQDM_DISABLE=1
         for k in tqdm(range(segments), desc="image-to-video", unit="segment", leave=False, **bar):
-            clip = self.segment(current, seed=seed + k, num_frames=frames_per_segment)
-            result.conditioning.append(current)
-            result.segments.append(clip)
-            current = clip.last_frame
-        result.video = concat(result.segments)
-        return result
+            clips.append(self.segment(current, seed=seed + k, num_frames=frames_per_segment))
+            current = clips[-1].last_frame
+        return SegmentedVideo(first, clips)

@@ -6,16 +6,22 @@ input's size is not one SVD takes, the new frames are made at the nearest size i
 
 from __future__ import annotations
 
+from ..checks import check_prompt
 from ..config import Profile, get_profile
 from ..video import Video, concat
 from .run import Run, TaskResult
-from .steps import animate, counts, input_video, joined, nearest_size
+from .steps import animate, counts, input_video, nearest_size
 
 
 def extend_video(video, profile: "str | Profile" = "tiny", seed: int = 0, out_dir=None, segments: int = 1,
-                 frames_per_segment: int | None = None, review=None) -> TaskResult:
-    """`video` (a Video or a path) followed by `segments` x `frames_per_segment` new frames."""
+                 frames_per_segment: int | None = None, prompt: str | None = None, review=None) -> TaskResult:
+    """`video` (a Video or a path) followed by `segments` x `frames_per_segment` new frames.
+
+    `prompt`, a description of the video, changes nothing in the frames (SVD takes no text); it is recorded so that
+    evaluation can score the extension's temporal style (the paper's Table 2).
+    """
     video = input_video(video)
+    prompt = check_prompt(prompt) if prompt is not None else None
     profile = get_profile(profile)
     segments, frames = counts(profile, segments, frames_per_segment)
     notes = {}
@@ -29,8 +35,8 @@ def extend_video(video, profile: "str | Profile" = "tiny", seed: int = 0, out_di
         "video": video, "segments": segments, "frames_per_segment": frames})
 
     clips = animate(run, profile, last, segments, frames)
-    new = joined(clips, fps=video.fps).resized(video.width, video.height)
-    result = TaskResult("extend_video", concat([video, new]), first_frame=video.last_frame,
-                        segments=[Video(c.frames, video.fps).resized(video.width, video.height) for c in clips],
-                        conditioning=[last] + [c.last_frame for c in clips[:-1]], notes=notes)
-    return run.finish(result, caption=f"extended by {new.num_frames} frames from frame {video.num_frames - 1}")
+    # The new segments at the input's frame rate and size (made at the nearest size SVD takes).
+    new = [Video(c.frames, video.fps).resized(video.width, video.height) for c in clips.segments]
+    result = TaskResult("extend_video", concat([video, *new]), prompt=prompt, first_frame=video.last_frame, segments=new,
+                        conditioning=list(clips.conditioning), notes=notes)
+    return run.finish(result, caption=f"extended by {clips.video.num_frames} frames from frame {video.num_frames - 1}")

@@ -12,7 +12,7 @@ from ..checks import check_prompt
 from ..config import Profile, get_profile
 from ..video import as_image
 from .run import Run, TaskResult
-from .steps import animate, counts, fit_image, joined
+from .steps import animate, counts, fit_image
 
 
 def image_to_video(image, prompt: str, profile: "str | Profile" = "tiny", seed: int = 0, out_dir=None,
@@ -37,6 +37,6 @@ def image_to_video(image, prompt: str, profile: "str | Profile" = "tiny", seed: 
         edited = first = run.stage("image_to_image", lambda s: ImageToImageAgent(profile)(fitted, prompt, seed=s),
                                    seeded=True)
     clips = animate(run, profile, first, segments, frames)
-    result = TaskResult("image_to_video", joined(clips), prompt=prompt, first_frame=first, edited_frame=edited,
-                        segments=clips, conditioning=[first] + [c.last_frame for c in clips[:-1]], notes=notes)
+    result = TaskResult("image_to_video", clips.video, prompt=prompt, first_frame=first, edited_frame=edited,
+                        segments=list(clips.segments), conditioning=list(clips.conditioning), notes=notes)
     return run.finish(result, caption=prompt)

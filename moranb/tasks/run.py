@@ -2,8 +2,8 @@
 seeded stage, keeps finished stages on disk so a rerun with the same arguments resumes instead of recomputing, and
 writes the outputs and the manifest.
 
-A stage's value is kept under `<out_dir>/.stages/` losslessly (text, PNG, or raw uint8 frames), keyed by a hash of
-the task, its inputs, the profile and the seed: only an identical rerun reuses it.
+A stage's value is kept under `<out_dir>/.stages/` losslessly (`moranb.stages` writes and reads it by type), keyed
+by a hash of the task, its inputs, the profile and the seed: only an identical rerun reuses it.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 from PIL import Image
 
+from .. import stages
+from ..agents.image_to_video import SegmentedVideo
 from ..config import Profile
 from ..errors import GPUMemoryError
 from ..review import MAX_TRIES, as_reviewer, check_answer, retry_seed
-from ..io import Timer, atomic_path, prepare_output_dir, save_image, write_manifest, write_text
-from ..video import Video, concat, frame_strip
+from ..io import Timer, prepare_output_dir, save_image, write_manifest, write_text
+from ..video import Video, frame_strip
 
 
 @dataclass
@@ -73,10 +74,11 @@ class Run:
         A seeded stage is called as `make(seed)`; with a reviewer it may be made again with a new seed, up to
         MAX_TRIES times, and each decision is recorded (with who made it, where the reviewer says).
         """
-        kept = self._load(name)
+        base = self._stage_path(name)
+        kept = stages.load(base) if base is not None else None
         if kept is not None:
             self.reused.append(name)
-            self.decisions.extend(self._load_decisions(name))
+            self.decisions.extend(stages.load_decisions(base))
             return kept
         tries = MAX_TRIES if (seeded and self.review is not None) else 1
         decisions = []
@@ -85,13 +87,14 @@ class Run:
             value = self._make(name, lambda: make(seed) if seeded else make())
             if self.review is None or not seeded:
                 break
-            preview = concat(value) if isinstance(value, list) else value
+            preview = value.video if isinstance(value, SegmentedVideo) else value  # joined once, kept with it
             answer = check_answer(self.review(name, preview, attempt), name)
             decisions.append({"stage": name, "attempt": attempt, "seed": seed, **answer})
             if answer["decision"] != "regenerate":  # approved, or no one answered ("timeout"): keep this try
                 break
         self.decisions.extend(decisions)
-        self._keep(name, value, decisions)
+        if base is not None:
+            stages.keep(base, value, decisions)
         return value
 
     def _make(self, name: str, make: Callable):
@@ -110,52 +113,6 @@ class Run:
         if self.out_dir is None:
             return None
         return self.out_dir / ".stages" / f"{name}-{self.key}"
-
-    def _keep(self, name: str, value, decisions: list[dict]):
-        base = self._stage_path(name)
-        if base is None:
-            return
-        base.parent.mkdir(exist_ok=True)
-        review = base.with_suffix(".review.json")  # written before the value, so a kept value has its review
-        if decisions:
-            write_text(review, json.dumps(decisions, indent=1))
-        else:
-            review.unlink(missing_ok=True)  # left by an earlier run that stopped before keeping its value
-        if isinstance(value, str):
-            write_text(base.with_suffix(".txt"), value)
-        elif isinstance(value, Image.Image):
-            save_image(value, base.with_suffix(".png"))
-        elif isinstance(value, Video):
-            with atomic_path(base.with_suffix(".npz")) as tmp:
-                np.savez(tmp, frames=value.frames, fps=value.fps)
-        elif isinstance(value, list) and all(isinstance(v, Video) for v in value):
-            with atomic_path(base.with_suffix(".npz")) as tmp:
-                np.savez(tmp, fps=value[0].fps, **{f"segment{i}": v.frames for i, v in enumerate(value)})
-
-    def _load_decisions(self, name: str) -> list[dict]:
-        """The review decisions that were made when a kept stage was first made, marked as reused."""
-        path = self._stage_path(name).with_suffix(".review.json")
-        if not path.exists():
-            return []
-        return [{**d, "reused": True} for d in json.loads(path.read_text(encoding="utf-8"))]
-
-    def _load(self, name: str):
-        base = self._stage_path(name)
-        if base is None:
-            return None
-        if base.with_suffix(".txt").exists():
-            return base.with_suffix(".txt").read_text(encoding="utf-8")
-        if base.with_suffix(".png").exists():
-            with Image.open(base.with_suffix(".png")) as image:
-                return image.convert("RGB")
-        if base.with_suffix(".npz").exists():
-            with np.load(base.with_suffix(".npz")) as data:
-                fps = float(data["fps"])
-                if "frames" in data:
-                    return Video(data["frames"], fps)
-                count = len([k for k in data.files if k.startswith("segment")])
-                return [Video(data[f"segment{i}"], fps) for i in range(count)]
-        return None
 
     # -- outputs -------------------------------------------------------------------------------------------------
     def finish(self, result: TaskResult, caption: str | None = None, extra: dict | None = None) -> TaskResult:

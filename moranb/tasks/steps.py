@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from PIL import Image, ImageOps
 
-from ..agents import ImageToVideoAgent
+from ..agents import ImageToVideoAgent, SegmentedVideo
 from ..checks import check_count
 from ..config import Profile
 from ..errors import InputError
-from ..video import Video, as_video, concat
+from ..video import Video, as_video
 
 
 def nearest_size(width: int, height: int, multiple: int) -> tuple[int, int]:
@@ -37,12 +37,7 @@ def input_video(video, what: str = "video") -> Video:
     return video
 
 
-def animate(run, profile: Profile, image: Image.Image, segments: int, frames: int) -> list[Video]:
+def animate(run, profile: Profile, image: Image.Image, segments: int, frames: int) -> SegmentedVideo:
     """The image-to-video stage: `segments` SVD clips, each from the previous clip's last frame (reviewed as one)."""
     return run.stage("image_to_video", lambda seed: ImageToVideoAgent(profile)(
-        image, seed=seed, segments=segments, frames_per_segment=frames).segments, seeded=True)
-
-
-def joined(clips: list[Video], fps: float | None = None) -> Video:
-    video = concat(clips)
-    return Video(video.frames, fps) if fps and fps != video.fps else video
+        image, seed=seed, segments=segments, frames_per_segment=frames), seeded=True)

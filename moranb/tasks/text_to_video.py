@@ -6,7 +6,7 @@ from ..agents import PromptAgent, TextToImageAgent
 from ..checks import check_prompt, check_size
 from ..config import Profile, get_profile
 from .run import Run, TaskResult
-from .steps import animate, counts, joined
+from .steps import animate, counts
 
 
 def text_to_video(prompt: str, profile: "str | Profile" = "tiny", seed: int = 0, out_dir=None,
@@ -26,6 +26,6 @@ def text_to_video(prompt: str, profile: "str | Profile" = "tiny", seed: int = 0,
     first = run.stage("text_to_image", lambda s: TextToImageAgent(profile)(enhanced, seed=s, width=width,
                                                                             height=height), seeded=True)
     clips = animate(run, profile, first, segments, frames)
-    result = TaskResult("text_to_video", joined(clips), prompt=prompt, enhanced_prompt=enhanced, first_frame=first,
-                        segments=clips, conditioning=[first] + [c.last_frame for c in clips[:-1]])
+    result = TaskResult("text_to_video", clips.video, prompt=prompt, enhanced_prompt=enhanced, first_frame=first,
+                        segments=list(clips.segments), conditioning=list(clips.conditioning))
     return run.finish(result)

@@ -1,0 +1,80 @@
+"""A finished stage's value on disk, by its type, and the review decisions that kept it.
+
+`moranb.tasks.run.Run` keeps each finished stage under a base path (`<out_dir>/.stages/<stage>-<run key>`) so that
+an identical rerun resumes instead of recomputing. The value is written losslessly, with the suffix its type takes:
+
+- text: `.txt`;
+- an image: `.png`;
+- a `Video`: `.npz` holding `frames` (uint8) and `fps`;
+- a `SegmentedVideo`: `.npz` holding `first` (the image segment 0 animated), `segment0`, `segment1`, ... (uint8)
+  and `fps`; the other conditioning images and the joined video follow from these, so they are not stored.
+
+Any other value is not kept (the stage is made again on a rerun). Every file is written atomically, and the review
+file before the value, so a kept value always has its review.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# The one type from a floor above: the image-to-video agent's result is what the image-to-video stage keeps.
+from .agents.image_to_video import SegmentedVideo
+from .io import atomic_path, save_image, write_text
+from .video import Video
+
+
+def keep(base: Path, value, decisions: list[dict]) -> None:
+    """Write `value` (and the review `decisions` that kept it, if any) under `base`."""
+    base.parent.mkdir(exist_ok=True)
+    review = _review_path(base)  # written before the value, so a kept value has its review
+    if decisions:
+        write_text(review, json.dumps(decisions, indent=1))
+    else:
+        review.unlink(missing_ok=True)  # left by an earlier run that stopped before keeping its value
+    if isinstance(value, str):
+        write_text(base.with_suffix(".txt"), value)
+    elif isinstance(value, Image.Image):
+        save_image(value, base.with_suffix(".png"))
+    elif isinstance(value, Video):
+        with atomic_path(base.with_suffix(".npz")) as tmp:
+            np.savez(tmp, frames=value.frames, fps=value.fps)
+    elif isinstance(value, SegmentedVideo):
+        with atomic_path(base.with_suffix(".npz")) as tmp:
+            np.savez(tmp, first=np.asarray(value.first.convert("RGB")), fps=value.segments[0].fps,
+                     **{f"segment{i}": v.frames for i, v in enumerate(value.segments)})
+
+
+def load(base: Path):
+    """The value kept under `base`, or None when there is none."""
+    if base.with_suffix(".txt").exists():
+        return base.with_suffix(".txt").read_text(encoding="utf-8")
+    if base.with_suffix(".png").exists():
+        with Image.open(base.with_suffix(".png")) as image:
+            return image.convert("RGB")
+    if base.with_suffix(".npz").exists():
+        with np.load(base.with_suffix(".npz")) as data:
+            fps = float(data["fps"])
+            if "frames" in data:
+                return Video(data["frames"], fps)
+            if "first" not in data:  # segments kept by an older version, without the image they started from
+                return None
+            count = len([k for k in data.files if k.startswith("segment")])
+            return SegmentedVideo(Image.fromarray(data["first"]), [Video(data[f"segment{i}"], fps)
+                                                                    for i in range(count)])
+    return None
+
+
+def load_decisions(base: Path) -> list[dict]:
+    """The review decisions made when the value under `base` was first made, marked as reused."""
+    path = _review_path(base)
+    if not path.exists():
+        return []
+    return [{**d, "reused": True} for d in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def _review_path(base: Path) -> Path:
+    return base.with_suffix(".review.json")
