@@ -43,6 +43,14 @@ class TaskResult:
     decisions: list[dict] = field(default_factory=list)  # the reviewer's answers, stage by stage
     notes: dict = field(default_factory=dict)  # choices the task made for the user (resizing, resampling)
 
+    def record(self) -> dict:
+        """What the run's manifest says about the result, and all that evaluation reads besides the files: the task,
+        its texts, the notes, the video's shape and segment lengths."""
+        v = self.video
+        return {"task": self.task, "prompt": self.prompt, "enhanced_prompt": self.enhanced_prompt, "notes": self.notes,
+                "video": {"frames": v.num_frames, "fps": v.fps, "width": v.width, "height": v.height,
+                          "segments": [s.num_frames for s in self.segments]}}
+
 
 def fingerprint(value) -> dict:
     """A short, content-based description of an input image or video (for manifests and the resume key)."""
@@ -137,11 +145,8 @@ class Run:
         files["manifest"] = write_manifest(
             d, task=self.task, profile=self.profile, seed=self.seed, inputs=self.inputs, outputs=files,
             timings=result.timings,
-            extra={"video": {"frames": result.video.num_frames, "fps": result.video.fps,
-                             "width": result.video.width, "height": result.video.height,
-                             "segments": [s.num_frames for s in result.segments]},
-                   "reused_stages": result.reused, "review": self.decisions, "run_key": self.key,
-                   "notes": result.notes, **(extra or {})},
+            extra={**result.record(), "reused_stages": result.reused, "review": self.decisions, "run_key": self.key,
+                   **(extra or {})},
         )
         result.out_dir, result.files = d, files
         return result
