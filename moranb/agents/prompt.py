@@ -112,8 +112,8 @@ class PromptAgent:
                                                return_dict=True)
         inputs = {k: v.to(lm.device) for k, v in inputs.items()}
         with torch.inference_mode():
-            out = lm.generate(**inputs, max_new_tokens=max_new_tokens or self.profile.llm_max_new_tokens, do_sample=False,
-                              pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+            out = lm.generate(**inputs, max_new_tokens=max_new_tokens or self.profile.llm_max_new_tokens,
+                              do_sample=False, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
         return tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
     def _chat_openai(self, messages) -> str:

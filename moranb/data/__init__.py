@@ -14,5 +14,5 @@ from .panel import FilterPanel, contact_sheet
 from .round import CandidateSet, RoundResult, prompts_in_round, round_dir, round_prompts, synthesize_round
 
 __all__ = ["Dataset", "EmptyDatasetError", "Sample", "build_dataset", "POLICIES", "Decision", "pending",
-           "read_decisions", "record_decision", "resolve_queue", "FilterPanel", "contact_sheet", "CandidateSet", "RoundResult",
-           "prompts_in_round", "round_dir", "round_prompts", "synthesize_round"]
+           "read_decisions", "record_decision", "resolve_queue", "FilterPanel", "contact_sheet", "CandidateSet",
+           "RoundResult", "prompts_in_round", "round_dir", "round_prompts", "synthesize_round"]

@@ -37,6 +37,6 @@ def extend_video(video, profile: "str | Profile" = "tiny", seed: int = 0, out_di
     clips = animate(run, profile, last, segments, frames)
     # The new segments at the input's frame rate and size (made at the nearest size SVD takes).
     new = [Video(c.frames, video.fps).resized(video.width, video.height) for c in clips.segments]
-    result = TaskResult("extend_video", concat([video, *new]), prompt=prompt, first_frame=video.last_frame, segments=new,
-                        conditioning=list(clips.conditioning), notes=notes)
+    result = TaskResult("extend_video", concat([video, *new]), prompt=prompt, first_frame=video.last_frame,
+                        segments=new, conditioning=list(clips.conditioning), notes=notes)
     return run.finish(result, caption=f"extended by {clips.video.num_frames} frames from frame {video.num_frames - 1}")
