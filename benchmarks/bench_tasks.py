@@ -37,7 +37,9 @@ from moranb.agents import (  # noqa: E402
     TextToImageAgent,
 )
 from moranb.agents.connection import NEGATIVE_PROMPT  # noqa: E402
+from moranb.report import markdown_table  # noqa: E402
 from moranb.tasks.simulate_digital_world import DEFAULT_STYLE  # noqa: E402
+from moranb.tiny import ensure_tiny_models  # noqa: E402
 
 PROMPT = "a red fox running through fresh snow"
 
@@ -149,6 +151,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("TQDM_DISABLE", "1")
 
     p = get_profile(args.profile)
+    if p.name == "tiny":
+        ensure_tiny_models()  # built before timing: the load times are loads, not builds
     loads = load_times(p)
     raw = Raw(p)
     a = tasks.text_to_video(PROMPT, profile=p, seed=0).video
@@ -168,13 +172,12 @@ def main(argv=None) -> int:
         rows.append((name, t, r, t / r, peak_rss_mb()))
         print(f"{name}: moranb {t:.3f}s raw {r:.3f}s ratio {t / r:.3f}", file=sys.stderr, flush=True)
 
-    lines = [f"Orchestration overhead, profile {p.name}, {args.repeat} repetitions (median), "
-             f"torch {torch.__version__}, {os.cpu_count()} CPUs", "",
-             "| task | moranb (s) | raw diffusers (s) | ratio | peak RSS so far (MB) |", "|---|---|---|---|---|"]
-    lines += [f"| {n} | {t:.3f} | {r:.3f} | {ratio:.3f} | {m:.0f} |" for n, t, r, ratio, m in rows]
-    lines += ["", "| model load (fresh from_pretrained) | seconds |", "|---|---|"]
-    lines += [f"| {n} | {s:.2f} |" for n, s in loads.items()]
-    table = "\n".join(lines) + "\n"
+    title = (f"Orchestration overhead, profile {p.name}, {args.repeat} repetitions (median), "
+             f"torch {torch.__version__}, {os.cpu_count()} CPUs\n\n")
+    overhead = [["task", "moranb (s)", "raw diffusers (s)", "ratio", "peak RSS so far (MB)"]]
+    overhead += [[n, f"{t:.3f}", f"{r:.3f}", f"{ratio:.3f}", f"{m:.0f}"] for n, t, r, ratio, m in rows]
+    load = [["model load (fresh from_pretrained)", "seconds"]] + [[n, f"{s:.2f}"] for n, s in loads.items()]
+    table = title + markdown_table(overhead) + "\n" + markdown_table(load)
     print(table)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

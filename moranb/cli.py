@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video")
     _common(p)
     p.add_argument("--segments", type=int, default=1)
+    p.add_argument("--prompt", help="what the video shows (changes no frame; scored for temporal style)")
 
     p = sub.add_parser("edit", help="video-to-video editing: edit the first frame, regenerate the video")
     p.add_argument("video")
@@ -87,7 +88,8 @@ def run(args: argparse.Namespace):
         return tasks.image_to_video(args.image, args.prompt, segments=args.segments, frames_per_segment=frames,
                                     edit=not args.no_edit, **common)
     if args.command == "extend":
-        return tasks.extend_video(args.video, segments=args.segments, frames_per_segment=frames, **common)
+        return tasks.extend_video(args.video, segments=args.segments, frames_per_segment=frames, prompt=args.prompt,
+                                  **common)
     if args.command == "edit":
         return tasks.edit_video(args.video, args.instruction, frames_per_segment=frames, **common)
     if args.command == "connect":

@@ -21,10 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-# The one type from a floor above: the image-to-video agent's result is what the image-to-video stage keeps.
-from .agents.image_to_video import SegmentedVideo
 from .io import atomic_path, save_image, write_text
-from .video import Video
+from .video import SegmentedVideo, Video
 
 
 def keep(base: Path, value, decisions: list[dict]) -> None:

@@ -1,6 +1,7 @@
 """`Video`: the one currency between agents, tasks, evaluation and figures.
 
-A video is a uint8 array of frames, shape (T, H, W, 3), and a frame rate. Agents return videos, tasks pass them on,
+A video is a uint8 array of frames, shape (T, H, W, 3), and a frame rate; a `SegmentedVideo` is a long video made
+segment after segment (what the image-to-video agent returns). Agents return videos, tasks pass them on,
 evaluation reads them, and this module writes them as mp4 or gif and draws frame strips (a row of evenly spaced
 frames with a caption, like the paper's figures).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +123,35 @@ class Video:
                     for frame in frames:
                         writer.append_data(frame)
         return path
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentedVideo:
+    """Segments made one after another, each animating the one before's last frame: what the agent returns and
+    what the stage cache keeps, as it is.
+
+    It holds only what cannot be derived: the image segment 0 animated and the segments. The conditioning images
+    (that image, then each segment's last frame but the final one's) and the joined video follow from them; the
+    video is joined once, on first use.
+    """
+
+    first: Image.Image  # the image segment 0 animated
+    segments: tuple[Video, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "segments", tuple(self.segments))
+        if not self.segments:
+            raise InputError("a segmented video needs at least one segment")
+
+    @cached_property
+    def video(self) -> Video:
+        """All segments joined."""
+        return concat(list(self.segments))
+
+    @cached_property
+    def conditioning(self) -> tuple[Image.Image, ...]:
+        """The image each segment animated."""
+        return (self.first, *(s.last_frame for s in self.segments[:-1]))
 
 
 def concat(videos: list[Video]) -> Video:

@@ -45,6 +45,8 @@ from pathlib import Path
 
 import pytest
 
+from moranb.tiny import tiny_root
+
 pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
@@ -178,7 +180,7 @@ def lab(tmp_path_factory):
            "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]), "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
            "IPYTHONDIR": str(dirs["ipython"]),
            # the tiny models the user already built (a new HOME would build them again)
-           "MORANB_CACHE": os.environ.get("MORANB_CACHE") or str(Path.home() / ".cache" / "moranb")}
+           "MORANB_CACHE": str(tiny_root().parent)}
     port, token = _free_port(), secrets.token_hex(16)
     url = f"http://127.0.0.1:{port}"
     log = base / "jupyterlab.log"
@@ -248,7 +250,7 @@ def test_an_executed_untrusted_notebook_plays_its_video(lab):
     """papermill's output, opened as it is: the video is an animated GIF, which the sanitizer leaves alone."""
     from PIL import Image
 
-    from moranb.notebook import reproduce
+    from moranb.suite import reproduce
 
     reproduce("tiny", lab.root / "executed", only=["01"], parameters={"segments": 1, "frames_per_segment": 2})
     name = "executed/01_text_to_video.ipynb"

@@ -7,47 +7,13 @@ segment). Segment k uses seed + k.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
-
 import torch
-from PIL import Image
 from tqdm.auto import tqdm
 
 from .. import models
 from ..checks import check_count, check_size
 from ..config import Profile
-from ..errors import InputError
-from ..video import Video, as_image, concat
-
-
-@dataclass(frozen=True, eq=False)
-class SegmentedVideo:
-    """Segments made one after another, each animating the one before's last frame: what the agent returns and
-    what the stage cache keeps, as it is.
-
-    It holds only what cannot be derived: the image segment 0 animated and the segments. The conditioning images
-    (that image, then each segment's last frame but the final one's) and the joined video follow from them; the
-    video is joined once, on first use.
-    """
-
-    first: Image.Image  # the image segment 0 animated
-    segments: tuple[Video, ...]
-
-    def __post_init__(self):
-        object.__setattr__(self, "segments", tuple(self.segments))
-        if not self.segments:
-            raise InputError("a segmented video needs at least one segment")
-
-    @cached_property
-    def video(self) -> Video:
-        """All segments joined."""
-        return concat(list(self.segments))
-
-    @cached_property
-    def conditioning(self) -> tuple[Image.Image, ...]:
-        """The image each segment animated."""
-        return (self.first, *(s.last_frame for s in self.segments[:-1]))
+from ..video import SegmentedVideo, Video, as_image
 
 
 class ImageToVideoAgent:

@@ -18,12 +18,11 @@ from typing import Callable
 from PIL import Image
 
 from .. import stages
-from ..agents.image_to_video import SegmentedVideo
 from ..config import Profile
 from ..errors import GPUMemoryError
 from ..review import MAX_TRIES, as_reviewer, check_answer, retry_seed
 from ..io import Timer, prepare_output_dir, save_image, write_manifest, write_text
-from ..video import Video, frame_strip
+from ..video import SegmentedVideo, Video, frame_strip
 
 
 @dataclass
