@@ -26,6 +26,9 @@ class Model:
     source: str  # a Hugging Face id or a local directory
     variant: str | None = None  # e.g. "fp16" weights on the hub
     dtype: str | None = None  # overrides the profile's dtype for this model (e.g. bfloat16 where fp16 overflows)
+    # Weights are read from safetensors only: a pickled .bin/.pt can run code when loaded. True allows them, for a
+    # model you trust that ships no safetensors.
+    allow_pickle: bool = False
 
     def torch_dtype(self, profile: "Profile"):
         import torch

@@ -20,25 +20,65 @@ def _is_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _not_available(model: Model, field: str, exc: Exception) -> ModelNotAvailableError:
-    where = "this machine is offline (HF_HUB_OFFLINE=1)" if _is_offline() else "it could not be downloaded"
+def _hub_unreachable() -> str | None:
+    """Why the hub cannot be reached (no DNS, no route), found in a second rather than after minutes of retries.
+
+    Behind a proxy the direct connection says nothing, so there the download itself decides.
+    """
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=5).close()
+        return None
+    except OSError as exc:
+        return f"the hub ({endpoint.hostname}:{port}) cannot be reached: {type(exc).__name__}"
+
+
+def _not_available(model: Model, field: str, exc: Exception, fix: str | None = None,
+                   why: str | None = None) -> ModelNotAvailableError:
+    if not model.allow_pickle and "safetensors" in str(exc):  # there, but only as pickles
+        return _pickled(model, field)
+    where = why or ("this machine is offline (HF_HUB_OFFLINE=1)" if _is_offline() else "it could not be downloaded")
     return ModelNotAvailableError(
         f"model '{model.source}' is not in the local Hugging Face cache and {where}: download it where there is "
-        f"network (`huggingface-cli download {model.source}`) or point the profile at a local copy, e.g. "
-        f"get_profile('full', {field}=Model('/path/to/dir'))  [{type(exc).__name__}]"
+        f"network (`huggingface-cli download {model.source}`) or point at a local copy, e.g. "
+        f"{fix or _profile_fix(field, repr('/path/to/dir'))}  [{type(exc).__name__}]"
     )
 
 
-def from_pretrained(cls, model: Model, field: str, **kwargs):
-    """`cls.from_pretrained(model.source, ...)`, with the user-facing error when a hub id cannot be had."""
+def _profile_fix(field: str, model_args: str) -> str:
+    """The Python that points a profile's `field` at another model (valid Python: `field` is a Profile field)."""
+    return f"get_profile('full', {field}=Model({model_args}))"
+
+
+def from_pretrained(cls, model: Model, field: str, fix: str | None = None, **kwargs):
+    """`cls.from_pretrained(model.source, ...)`, with the user-facing error when a hub id cannot be had.
+
+    `field` is the profile field naming the model; a model that is no profile field (the evaluation's) passes `fix`,
+    the Python that points it elsewhere, for the error message. Models and pipelines are loaded with
+    `use_safetensors=True` unless `model.allow_pickle` (tokenizers and processors hold no weights and take no such
+    option).
+    """
     source = model.source
     if model.variant:
         kwargs["variant"] = model.variant
+    if _holds_weights(cls) and not model.allow_pickle:
+        kwargs["use_safetensors"] = True
     local_dir = Path(source).expanduser()
     if not local_dir.is_dir() and local_dir.parent == tiny.tiny_root():
         tiny.ensure_tiny_models()  # the tiny profile's models are built here, where one is first needed
     if local_dir.is_dir():
-        return cls.from_pretrained(str(local_dir), **kwargs)
+        try:
+            return cls.from_pretrained(str(local_dir), **kwargs)
+        except (OSError, ValueError):
+            if kwargs.get("use_safetensors") and _only_pickles(local_dir):
+                raise _pickled(model, field, fix) from None
+            raise
     if source.startswith(("/", ".", "~")):
         raise ModelNotAvailableError(
             f"model directory '{source}' does not exist; build it (tiny profile: moranb.tiny.ensure_tiny_models) "
@@ -48,11 +88,51 @@ def from_pretrained(cls, model: Model, field: str, **kwargs):
         return cls.from_pretrained(source, local_files_only=True, **kwargs)
     except (OSError, ValueError) as exc:
         if _is_offline():
-            raise _not_available(model, field, exc) from None
+            raise _not_available(model, field, exc, fix) from None
+        if why := _hub_unreachable():
+            raise _not_available(model, field, exc, fix, why) from None
     try:
         return cls.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:
-        raise _not_available(model, field, exc) from None
+        raise _not_available(model, field, exc, fix) from None
+
+
+def _holds_weights(cls) -> bool:
+    """A model or pipeline class (which takes `use_safetensors`), as opposed to a tokenizer or processor."""
+    import torch
+
+    if isinstance(cls, type) and issubclass(cls, torch.nn.Module):
+        return True
+    try:
+        from diffusers import DiffusionPipeline
+
+        if isinstance(cls, type) and issubclass(cls, DiffusionPipeline):
+            return True
+    except ImportError:
+        pass
+    try:
+        from transformers.models.auto.auto_factory import _BaseAutoModelClass
+
+        return isinstance(cls, type) and issubclass(cls, _BaseAutoModelClass)
+    except ImportError:
+        return False
+
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def _only_pickles(folder: Path) -> bool:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return (any(p.suffix in PICKLE_SUFFIXES for p in files)
+            and not any(p.suffix == ".safetensors" for p in files))
+
+
+def _pickled(model: Model, field: str, fix: str | None = None) -> ModelNotAvailableError:
+    return ModelNotAvailableError(
+        f"model '{model.source}' holds only pickled weights (.bin/.pt), which can run code when loaded, and no "
+        f".safetensors; convert it, or if you trust it allow pickles (Model's allow_pickle option), e.g. "
+        f"{fix or _profile_fix(field, f'{model.source!r}, allow_pickle=True')}"
+    )
 
 
 def load(cls, model: Model, profile: Profile, field: str, **components):

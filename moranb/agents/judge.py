@@ -27,13 +27,11 @@ Three backends, chosen by `profile.judge_backend` or the `backend` argument:
 from __future__ import annotations
 
 import base64
-import http.client
 import io
 import json
 import os
 import re
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +42,7 @@ from .. import models
 from ..checks import check_count, check_prompt
 from ..config import Profile
 from ..errors import BackendError, InputError
+from ..http import EndpointDown, post_json
 from ..video import Video, as_video
 
 CRITERIA = {
@@ -137,32 +136,21 @@ class Judge:
         url = f"{self.base_url}/chat/completions"
         parts = [p if p["type"] == "text" else {"type": "image_url", "image_url": {"url": data_url(p["image"])}}
                  for p in content]
-        body = json.dumps({"model": self.openai_model, "messages": [{"role": "user", "content": parts}],
-                           "temperature": 0, "max_tokens": self.profile.judge_max_new_tokens}).encode()
-        headers = {"Content-Type": "application/json"}
-        if os.environ.get("OPENAI_API_KEY"):
-            headers["Authorization"] = f"Bearer {os.environ['OPENAI_API_KEY']}"
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        body = {"model": self.openai_model, "messages": [{"role": "user", "content": parts}],
+                "temperature": 0, "max_tokens": self.profile.judge_max_new_tokens}
         try:
-            with urllib.request.build_opener(_RefuseRedirects).open(request, timeout=self.timeout) as response:
-                data = json.loads(response.read().decode("utf-8"))
+            data = post_json(url, body, self.timeout, "judge endpoint")
             answer = data["choices"][0]["message"]["content"]
             if not isinstance(answer, str):
                 raise TypeError(answer)
             return answer
         except urllib.error.HTTPError as exc:
-            if 300 <= exc.code < 400:
-                where = exc.headers.get("Location")
-                raise BackendError(f"judge endpoint {url} redirects (HTTP {exc.code}) to {where}; redirects are not "
-                                   f"followed, so the API key goes nowhere else: set base_url to the server's own "
-                                   f"address") from None
             raise BackendError(f"judge endpoint {url} answered HTTP {exc.code}; check the model name "
                                f"'{self.openai_model}' (judge_openai_models) and the API key") from None
-        except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise BackendError(f"judge endpoint {url} did not answer ({reason}); start the server (e.g. `vllm serve "
-                               f"{getattr(self.profile, self.field).source} --served-model-name {self.openai_model}`) "
-                               f"or use judge_backend='metrics'") from None
+        except EndpointDown as exc:
+            raise BackendError(f"judge endpoint {url} did not answer ({exc.reason}); start the server (e.g. `vllm "
+                               f"serve {getattr(self.profile, self.field).source} --served-model-name "
+                               f"{self.openai_model}`) or use judge_backend='metrics'") from None
         except (KeyError, IndexError, TypeError, ValueError):
             raise BackendError(f"judge endpoint {url} did not answer in the OpenAI chat-completions format") from None
 
@@ -184,13 +172,6 @@ class Judge:
             return abstain(f"candidates {tied} tie on offline {criterion} ({best:.4f}); no pick", raw)
         return Judgement(self.name, "metrics", criterion, int(np.argmax(values)),
                          f"highest offline {scores[0].metric}: {best:.4f} (next best {runner_up:.4f})", raw)
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect would re-send the request, Authorization header included, to another address: refuse it."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # urllib then raises HTTPError with the 3xx code
 
 
 def offline_score(video: Video, criterion: str):

@@ -18,12 +18,12 @@ import os
 import random
 import re
 import urllib.error
-import urllib.request
 
 from .. import models
 from ..checks import check_count, check_prompt
 from ..config import Profile
 from ..errors import BackendError, InputError
+from ..http import EndpointDown, post_json
 
 SYSTEM_PROMPT = (
     "You are the prompt agent of a video generation system. Rewrite the user's prompt into one detailed prompt "
@@ -118,21 +118,15 @@ class PromptAgent:
 
     def _chat_openai(self, messages) -> str:
         url = f"{self.base_url}/chat/completions"
-        body = json.dumps({"model": self.model, "messages": messages, "temperature": 0}).encode()
-        headers = {"Content-Type": "application/json"}
-        if os.environ.get("OPENAI_API_KEY"):
-            headers["Authorization"] = f"Bearer {os.environ['OPENAI_API_KEY']}"
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        body = {"model": self.model, "messages": messages, "temperature": 0}
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                data = json.loads(response.read().decode("utf-8"))
+            data = post_json(url, body, self.timeout, "prompt endpoint")
             return data["choices"][0]["message"]["content"] or ""
         except urllib.error.HTTPError as exc:
             raise BackendError(f"prompt endpoint {url} answered HTTP {exc.code}; check the model name "
                                f"'{self.model}' and the API key") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise BackendError(f"prompt endpoint {url} did not answer ({reason}); start the server "
+        except EndpointDown as exc:
+            raise BackendError(f"prompt endpoint {url} did not answer ({exc.reason}); start the server "
                                f"(e.g. `ollama serve`) or use prompt_backend='rule'") from None
         except (KeyError, IndexError, TypeError, ValueError):
             raise BackendError(f"prompt endpoint {url} did not answer in the OpenAI chat-completions format") from None

@@ -7,7 +7,7 @@ lowers it more than it lowers CLIP's, which is partly invariant to small shifts.
 
 from __future__ import annotations
 
-from .core import Backbones, Score, check_backend, frames_tchw
+from .core import Backbones, Score, check_backend, frames_tchw, too_short
 from .subject_consistency import consistency, pixel_features
 
 NAME = "background_consistency"
@@ -24,6 +24,8 @@ def clip_image_features(video, model, device: str = "cpu"):
 
 def background_consistency(video, backend: str = "offline", backbones: Backbones | None = None) -> Score:
     check_backend(backend)
+    if short := too_short(NAME, backend, video.num_frames):
+        return short
     if backend == "offline":
         return Score(NAME, consistency(pixel_features(video, "border")), backend)
     backbones = backbones or Backbones()

@@ -39,6 +39,14 @@ def unavailable(metric: str, backend: str, reason: str) -> Score:
     return Score(metric, None, backend, reason)
 
 
+def too_short(metric: str, backend: str, frames: int, need: int = 2) -> Score | None:
+    """No value (with the reason) when a metric that compares frames gets fewer than it needs."""
+    if frames < need:
+        return unavailable(metric, backend, f"needs at least {need} frames (it compares frames with each other); "
+                                            f"it got {frames}")
+    return None
+
+
 def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise InputError(f"unknown evaluation backend '{backend}'; choose 'vbench' (real backbones) or 'offline'")
@@ -99,7 +107,7 @@ class Backbones:
 
         repo = vbench_file("dino_repo")
         model = torch.hub.load(str(repo), "dino_vitb16", source="local", pretrained=False)
-        model.load_state_dict(torch.load(vbench_file("dino"), map_location="cpu"))
+        model.load_state_dict(torch.load(vbench_file("dino"), map_location="cpu", weights_only=True))
         return model.to(self.device).eval()
 
     def _load_clip_b32(self):
@@ -116,7 +124,7 @@ class Backbones:
         import torch
 
         head = torch.nn.Linear(768, 1)
-        head.load_state_dict(torch.load(vbench_file("aesthetic"), map_location="cpu"))
+        head.load_state_dict(torch.load(vbench_file("aesthetic"), map_location="cpu", weights_only=True))
         return head.to(self.device).eval()
 
     def _load_musiq(self):
@@ -132,7 +140,7 @@ class Backbones:
         from vbench.third_party.RAFT.core.raft import RAFT
 
         model = RAFT(EasyDict(small=False, mixed_precision=False, alternate_corr=False))
-        state = torch.load(vbench_file("raft"), map_location="cpu")
+        state = torch.load(vbench_file("raft"), map_location="cpu", weights_only=True)
         model.load_state_dict({k.replace("module.", ""): v for k, v in state.items()})
         return model.to(self.device).eval()
 
@@ -140,7 +148,7 @@ class Backbones:
         import torch
 
         model = build_amt()
-        model.load_state_dict(torch.load(vbench_file("amt"), map_location="cpu")["state_dict"])
+        model.load_state_dict(torch.load(vbench_file("amt"), map_location="cpu", weights_only=True)["state_dict"])
         return model.to(self.device).eval()
 
     def _load_viclip(self):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Backbones, Score, check_backend
+from .core import Backbones, Score, check_backend, too_short
 
 NAME = "dynamic_degree"
 
@@ -67,6 +67,8 @@ def farneback_scores(frames: list[np.ndarray]) -> list[float]:
 def dynamic_degree(video, backend: str = "offline", backbones: Backbones | None = None) -> Score:
     check_backend(backend)
     frames = sampled(video)
+    if short := too_short(NAME, backend, len(frames)):  # no pair: no motion to measure
+        return short
     if backend == "offline":
         scores = farneback_scores(frames)
     else:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import InputError
+from ..errors import InputError, MoranbError
 from ..video import Video, read_image, read_video
 from .aesthetic_quality import aesthetic_quality
 from .appearance_style import appearance_style
@@ -73,6 +73,7 @@ class Entry:
     task: str | None = None
     record: dict = field(default_factory=dict)  # the manifest (or TaskResult.record()) of its run
     first_frame: Image.Image | None = None  # the image the video was animated from, where the run kept it
+    error: str | None = None  # why it could not be read (then `video` is None and it is reported, not scored)
 
 
 def read_run(folder, name: str | None = None) -> Entry:
@@ -102,35 +103,66 @@ def _is_run(folder: Path) -> bool:
 
 def entries(videos) -> list[Entry]:
     """Each input as an `Entry`: Videos, video files, run folders, folders (every run folder and every other mp4
-    under them), task results, or dicts {"video": path or Video, "task": ..., "name": ...}."""
-    if isinstance(videos, (str, os.PathLike, Video)) or hasattr(videos, "video"):
+    under them), task results, or dicts {"video": path or Video, "task": ..., "name": ...}.
+
+    One that cannot be read (a corrupt mp4, a broken run folder) is an Entry with its `error` and no video, so it is
+    reported and the others are still scored."""
+    if isinstance(videos, (str, os.PathLike, Video, dict)) or hasattr(videos, "video"):
         videos = [videos]
     found = []
     for i, item in enumerate(videos):
-        if isinstance(item, dict):
-            video = item["video"] if isinstance(item["video"], Video) else read_video(item["video"])
-            found.append(Entry(item.get("name", f"video_{i}"), video, item.get("task")))
-        elif isinstance(item, Video):
-            found.append(Entry(f"video_{i}", item))
-        elif hasattr(item, "video"):
-            name = str(item.out_dir.name) if getattr(item, "out_dir", None) else f"{item.task}_{i}"
-            found.append(_result_entry(item, name))
-        elif isinstance(item, (str, os.PathLike)) and Path(item).is_dir():
+        if isinstance(item, (str, os.PathLike)) and Path(item).is_dir():
             found += _folder_entries(Path(item))
         else:
-            found.append(Entry(Path(item).stem, read_video(item)))
+            name = _name(item, i)
+            found.append(_read_or_report(name, lambda item=item, name=name: _entry(item, name)))
     return found
+
+
+def _name(item, i: int) -> str:
+    if isinstance(item, dict):
+        return item.get("name", f"video_{i}")
+    if isinstance(item, Video):
+        return f"video_{i}"
+    if hasattr(item, "video"):
+        return str(item.out_dir.name) if getattr(item, "out_dir", None) else f"{item.task}_{i}"
+    return Path(item).stem
+
+
+def _entry(item, name: str) -> Entry:
+    if isinstance(item, dict):
+        video = item["video"] if isinstance(item["video"], Video) else read_video(item["video"])
+        return Entry(name, video, item.get("task"))
+    if isinstance(item, Video):
+        return Entry(name, item)
+    if hasattr(item, "video"):
+        return _result_entry(item, name)
+    return Entry(name, read_video(item))
+
+
+def _read_or_report(name: str, read) -> Entry:
+    """`read()`, or an Entry carrying the one-line reason it could not be read."""
+    try:
+        return read()
+    except MoranbError as exc:
+        return Entry(name, None, error=str(exc))
 
 
 def _folder_entries(root: Path) -> list[Entry]:
     if _is_run(root):
-        return [read_run(root)]
+        return [_read_or_report(root.name, lambda: read_run(root))]
     runs = sorted({p.parent for p in root.rglob("manifest.json") if not _hidden(p, root)})
     files = sorted(p for p in root.rglob("*.mp4") if not _hidden(p, root) and not any(r in p.parents for r in runs))
     if not runs and not files:
         raise InputError(f"folder '{root}' holds no run folders (manifest.json) and no .mp4 videos to evaluate")
-    found = [read_run(r, str(r.relative_to(root))) for r in runs]
-    return found + [Entry(str(p.relative_to(root).with_suffix("")), read_video(p)) for p in files]
+    found = []
+    for run in runs:
+        name = str(run.relative_to(root))
+        found.append(_read_or_report(name, lambda: read_run(run, name)))
+    for file in files:
+        name = str(file.relative_to(root).with_suffix(""))
+        found.append(_read_or_report(name, lambda: Entry(name, read_video(file))))
+    return found
 
 
 def _hidden(path: Path, root: Path) -> bool:
@@ -177,7 +209,7 @@ def evaluate(videos, metrics=None, backend: str = "offline", out=None, backbones
     from tqdm.auto import tqdm
 
     check_backend(backend)
-    wanted = tuple(metrics) if metrics else METRICS
+    wanted = ((metrics,) if isinstance(metrics, str) else tuple(metrics)) if metrics else METRICS
     unknown = set(wanted) - set(METRICS)
     if unknown:
         raise InputError(f"unknown metric(s) {sorted(unknown)}; choose from {list(METRICS)}")
@@ -185,6 +217,10 @@ def evaluate(videos, metrics=None, backend: str = "offline", out=None, backbones
     rows = []
     bar = {} if progress else {"disable": True}
     for entry in tqdm(entries(videos), desc=f"evaluating ({backend})", unit="video", **bar):
+        if entry.error is not None:  # reported with its reason, not scored; the others go on
+            rows.append({"name": entry.name, "task": entry.task, "frames": None, "error": entry.error, "scores": {},
+                         "video_quality": None, "vbench_quality": None})
+            continue
         scores = {name: VIDEO_METRICS[name](entry.video, backend, backbones)
                   for name in wanted if name in VIDEO_METRICS}
         scores.update(task_scores(entry, wanted, backend, backbones))
@@ -205,7 +241,10 @@ def evaluate(videos, metrics=None, backend: str = "offline", out=None, backbones
 
 
 def aggregate(rows: list[dict], backend: str) -> dict:
-    """Mean of each metric over the videos that have it, and for one no video has, the reason why."""
+    """Mean of each metric over the videos that have it, and for one no video has, the reason why; "unreadable"
+    counts the videos that could not be read (each row says why)."""
+    failed = [row for row in rows if row.get("error")]
+    rows = [row for row in rows if not row.get("error")]
     names = sorted({name for row in rows for name in row["scores"]} | set(AGGREGATES))
     summary = {}
     for name in names:
@@ -223,4 +262,6 @@ def aggregate(rows: list[dict], backend: str) -> dict:
         if summary[name]["value"] is None and rows:
             missing = [p for p in parts if (summary.get(p) or {}).get("value") is None]
             summary[name]["reason"] = f"needs {', '.join(missing) or 'every part on the same video'}"
+    summary["unreadable"] = {"value": None, "backend": backend, "count": len(failed),
+                             "videos": [row["name"] for row in failed]}
     return summary

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Backbones, Score, check_backend, frames_tchw
+from ..errors import InputError
+from .core import Backbones, Score, check_backend, frames_tchw, too_short
 
 NAME = "subject_consistency"
 
@@ -21,6 +22,8 @@ def consistency(features) -> float:
     import torch
 
     f = torch.as_tensor(np.asarray(features) if not isinstance(features, torch.Tensor) else features).float()
+    if len(f) < 2:
+        raise InputError(f"consistency needs the features of at least 2 frames, got {len(f)}")
     f = torch.nn.functional.normalize(f, dim=-1)
     total = 0.0
     for i in range(1, len(f)):
@@ -61,6 +64,8 @@ def dino_features(video, model, device: str = "cpu"):
 
 def subject_consistency(video, backend: str = "offline", backbones: Backbones | None = None) -> Score:
     check_backend(backend)
+    if short := too_short(NAME, backend, video.num_frames):
+        return short
     if backend == "offline":
         return Score(NAME, consistency(pixel_features(video, "centre")), backend)
     backbones = backbones or Backbones()

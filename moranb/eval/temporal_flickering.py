@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Score, check_backend
+from .core import Score, check_backend, too_short
 
 NAME = "temporal_flickering"
 
 
 def temporal_flickering(video, backend: str = "offline", backbones=None) -> Score:
     check_backend(backend)
+    if short := too_short(NAME, backend, video.num_frames):
+        return short
     frames = video.frames.astype(np.float32)
     # float32 means, pair by pair, as VBench's cv2.absdiff + np.mean compute them.
     per_pair = np.array([np.mean(np.abs(b - a)) for a, b in zip(frames[:-1], frames[1:])])

@@ -6,10 +6,13 @@ output video (T_v); the score is the cosine of BERT's sentence embeddings of T_m
 The models are plain Hugging Face ones loaded through moranb's one loading path (so offline they fail with the
 usual one-line error) and kept in its one cache (`moranb.models.clear()` frees them): an image captioner (BLIP by
 default) and BERT (mean-pooled last hidden states). The paper used a video captioner for T_v; here the output
-video's middle frame is captioned, which misses motion words. offline: no value.
+video's middle frame is captioned, which misses motion words. $MORANB_VIDEOTI_CAPTIONER and
+$MORANB_VIDEOTI_TEXT_ENCODER name other models or local copies (a hub id or a directory). offline: no value.
 """
 
 from __future__ import annotations
+
+import os
 
 from .. import models
 from ..checks import check_prompt
@@ -25,9 +28,9 @@ def _captioner(source: str):
     def build():
         from transformers import BlipForConditionalGeneration, BlipProcessor
 
-        model = Model(source)
-        return (models.from_pretrained(BlipProcessor, model, "videoti captioner"),
-                models.from_pretrained(BlipForConditionalGeneration, model, "videoti captioner").eval())
+        model, fix = Model(source), "os.environ['MORANB_VIDEOTI_CAPTIONER'] = '/path/to/blip'"
+        return (models.from_pretrained(BlipProcessor, model, "videoti captioner", fix=fix),
+                models.from_pretrained(BlipForConditionalGeneration, model, "videoti captioner", fix=fix).eval())
 
     processor, model = models.cached(("videoti captioner", source), build)
 
@@ -45,9 +48,9 @@ def _encoder(source: str):
     def build():
         from transformers import AutoModel, AutoTokenizer
 
-        model = Model(source)
-        return (models.from_pretrained(AutoTokenizer, model, "videoti text encoder"),
-                models.from_pretrained(AutoModel, model, "videoti text encoder").eval())
+        model, fix = Model(source), "os.environ['MORANB_VIDEOTI_TEXT_ENCODER'] = '/path/to/bert'"
+        return (models.from_pretrained(AutoTokenizer, model, "videoti text encoder", fix=fix),
+                models.from_pretrained(AutoModel, model, "videoti text encoder", fix=fix).eval())
 
     tokenizer, model = models.cached(("videoti text encoder", source), build)
 
@@ -70,8 +73,8 @@ def videoti(image, instruction: str, video, backend: str = "offline", caption=No
         return unavailable("videoti", backend, "needs a captioner and BERT; use backend='vbench'")
     import torch
 
-    caption = caption or _captioner(CAPTIONER)
-    embed = embed or _encoder(TEXT_ENCODER)
+    caption = caption or _captioner(os.environ.get("MORANB_VIDEOTI_CAPTIONER") or CAPTIONER)
+    embed = embed or _encoder(os.environ.get("MORANB_VIDEOTI_TEXT_ENCODER") or TEXT_ENCODER)
     t_mix = f"{caption(as_image(image))} {instruction}"
     t_v = caption(video.frame(len(video) // 2))
     a, b = embed(t_mix).float(), embed(t_v).float()
