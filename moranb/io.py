@@ -1,7 +1,12 @@
-"""Atomic files, output directories, run manifests and PNG bytes.
+"""Atomic files, output sets published as a unit, output directories, run manifests and PNG bytes.
 
 A file is first written beside its destination under a hidden temporary name and then renamed over it, so a run
-that dies half-way never leaves a truncated video or JSON behind.
+that dies half-way never leaves a truncated video or JSON behind. A run's whole output set is written into a
+staging folder (`<out_dir>/.publish-<pid>/`) and published only once every file is written (`staging`,
+`publish`): a plan is written first, then the old manifest is removed, the files are moved in, and the new manifest
+comes last. So a `manifest.json` in an output folder always describes the files beside it, and a run killed
+half-way through publishing is finished by the next run on the same folder (`clean_output_dir`), which also removes
+what a killed run left half-written.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import dataclasses
 import json
 import os
 import platform
+import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -29,6 +36,98 @@ def atomic_path(path: str | os.PathLike):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+PUBLISH_PREFIX = ".publish-"
+_PLAN = ".plan.json"  # in a staging folder: what to publish, written once every file is there
+_PARTIAL = re.compile(r"^\..+\.partial-(\d+)(\.[^.]*)?$|^\.write-test-(\d+)$")  # atomic_path, prepare_output_dir
+
+
+def one_line(exc: BaseException) -> str:
+    """An OS or library error as a short reason for a one-line message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def staging(out_dir: str | os.PathLike):
+    """Yield an empty staging folder inside `out_dir` to write a run's outputs into before `publish`. It is removed
+    on every way out, unless publishing had begun (then the next run on `out_dir` finishes it)."""
+    folder = Path(out_dir) / f"{PUBLISH_PREFIX}{os.getpid()}"
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+    except OSError as exc:
+        raise OutputDirError(f"cannot write to output directory '{out_dir}' ({one_line(exc)}); "
+                             f"free some space or pass a writable --out/out_dir") from None
+    try:
+        yield folder
+    finally:
+        if not (folder / _PLAN).exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def publish(folder: Path, names: list[str], replaces: tuple[str, ...] = (), manifest: str = "manifest.json") -> None:
+    """Move the files `names` (the manifest among them) from the staging `folder` into its parent, as one set:
+    the plan first, then the old manifest out, the files in, the parent's files named in `replaces` that are not
+    part of the new set removed, the new manifest last. Repeatable: the next run finishes a killed one's."""
+    plan = {"files": [n for n in names if n != manifest] + [manifest],
+            "remove": [n for n in replaces if n not in names]}
+    with atomic_path(folder / _PLAN) as tmp:
+        tmp.write_text(json.dumps(plan), encoding="utf-8")
+    _finish_publishing(folder)
+
+
+def _finish_publishing(folder: Path) -> None:
+    plan = json.loads((folder / _PLAN).read_text(encoding="utf-8"))
+    target = folder.parent
+    *files, manifest = plan["files"]
+    if (folder / manifest).exists():  # the old manifest would describe a mix while the files are moved
+        (target / manifest).unlink(missing_ok=True)
+    for name in files:
+        if (folder / name).exists():
+            os.replace(folder / name, target / name)
+    for name in plan["remove"]:
+        (target / name).unlink(missing_ok=True)
+    if (folder / manifest).exists():
+        os.replace(folder / manifest, target / manifest)
+    shutil.rmtree(folder)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a folder of ours from before is a leftover: a process finishes or removes its own
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def clean_output_dir(out_dir: Path) -> None:
+    """Finish what a killed run began publishing in `out_dir`, and remove what it left half-written (staging
+    folders without a plan, hidden partial files here and in `.stages`). A live process's files are left alone."""
+    for entry in sorted(out_dir.glob(f"{PUBLISH_PREFIX}*")):
+        pid = entry.name[len(PUBLISH_PREFIX):]
+        if not entry.is_dir() or not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            if (entry / _PLAN).exists():
+                _finish_publishing(entry)
+            else:
+                shutil.rmtree(entry)
+        except (OSError, ValueError, KeyError) as exc:
+            raise OutputDirError(f"cannot finish or remove the half-published outputs '{entry}' of a run that "
+                                 f"stopped ({one_line(exc)}); remove that folder by hand") from None
+    for folder in (out_dir, out_dir / ".stages"):
+        for entry in folder.glob(".*") if folder.is_dir() else ():
+            match = _PARTIAL.match(entry.name)
+            if match and entry.is_file() and not _alive(int(match.group(1) or match.group(3))):
+                entry.unlink(missing_ok=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -10,23 +10,35 @@ an identical rerun resumes instead of recomputing. The value is written lossless
   and `fps`; the other conditioning images and the joined video follow from these, so they are not stored.
 
 Any other value is not kept (the stage is made again on a rerun). Every file is written atomically, and the review
-file before the value, so a kept value always has its review.
+file before the value, so a kept value always has its review. A kept file that cannot be read (truncated, corrupt)
+is discarded with a warning and the stage is made again; a stage that cannot be kept (a full disk, a read-only
+folder) is a one-line `OutputDirError`.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .io import atomic_path, save_image, write_text
+from .errors import OutputDirError
+from .io import atomic_path, one_line, save_image, write_text
 from .video import SegmentedVideo, Video
 
 
 def keep(base: Path, value, decisions: list[dict]) -> None:
     """Write `value` (and the review `decisions` that kept it, if any) under `base`."""
+    try:
+        _keep(base, value, decisions)
+    except OSError as exc:
+        raise OutputDirError(f"cannot keep stage '{base.name}' in '{base.parent}' ({one_line(exc)}); free some "
+                             f"space or make the folder writable, then rerun") from None
+
+
+def _keep(base: Path, value, decisions: list[dict]) -> None:
     base.parent.mkdir(exist_ok=True)
     review = _review_path(base)  # written before the value, so a kept value has its review
     if decisions:
@@ -47,7 +59,22 @@ def keep(base: Path, value, decisions: list[dict]) -> None:
 
 
 def load(base: Path):
-    """The value kept under `base`, or None when there is none."""
+    """The value kept under `base`, or None when there is none or it cannot be read (then it is discarded, with a
+    warning, so the stage is made again)."""
+    try:
+        return _load(base)
+    except Exception as exc:  # BadZipFile, a broken PNG, undecodable text, a missing array: each means "make it again"
+        for path in (base.with_suffix(".txt"), base.with_suffix(".png"), base.with_suffix(".npz"), _review_path(base)):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
+        warnings.warn(f"kept stage '{base.name}' cannot be read ({one_line(exc)}); it is discarded and made again",
+                      stacklevel=2)
+        return None
+
+
+def _load(base: Path):
     if base.with_suffix(".txt").exists():
         return base.with_suffix(".txt").read_text(encoding="utf-8")
     if base.with_suffix(".png").exists():
@@ -71,7 +98,12 @@ def load_decisions(base: Path) -> list[dict]:
     path = _review_path(base)
     if not path.exists():
         return []
-    return [{**d, "reused": True} for d in json.loads(path.read_text(encoding="utf-8"))]
+    try:
+        return [{**d, "reused": True} for d in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError) as exc:
+        warnings.warn(f"review file '{path.name}' cannot be read ({one_line(exc)}); its decisions are not recorded",
+                      stacklevel=2)
+        return []
 
 
 def _review_path(base: Path) -> Path:

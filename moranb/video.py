@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import InputError, VideoReadError
-from .io import atomic_path
+from .errors import InputError, OutputDirError, VideoReadError
+from .io import atomic_path, one_line
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,7 +100,8 @@ class Video:
 
     # -- files ---------------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write an mp4 (H.264) or gif, atomically: the file appears whole or not at all."""
+        """Write an mp4 (H.264) or gif, atomically: the file appears whole or not at all. An mp4 is decoded back and
+        its frames counted before it replaces anything: ffmpeg may fail (a full disk) without imageio raising."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix not in (".mp4", ".gif"):
@@ -108,21 +109,48 @@ class Video:
         import imageio.v2 as imageio
 
         with atomic_path(path) as tmp:
-            if suffix == ".gif":
-                imageio.mimsave(tmp, list(self.frames), format="GIF", duration=1000.0 / self.fps, loop=0)
-            else:
-                # yuv420p needs even sizes; pad by one pixel rather than fail on odd ones.
-                frames = self.frames
-                pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
-                if pad_h or pad_w:
-                    frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-                with imageio.get_writer(
-                    tmp, format="FFMPEG", mode="I", fps=self.fps, codec="libx264", quality=8,
-                    pixelformat="yuv420p", macro_block_size=1, ffmpeg_log_level="error",
-                ) as writer:
-                    for frame in frames:
-                        writer.append_data(frame)
+            try:
+                if suffix == ".gif":
+                    imageio.mimsave(tmp, list(self.frames), format="GIF", duration=1000.0 / self.fps, loop=0)
+                else:
+                    self._write_mp4(tmp, imageio)
+                    written = _count_frames(tmp, imageio)
+                    if written != len(self):
+                        raise OSError(0, f"{written} of {len(self)} frames could be read back")
+            except (OSError, RuntimeError, ValueError) as exc:  # imageio and ffmpeg raise these for a failed write
+                raise OutputDirError(f"could not write video '{path}' ({one_line(exc)}); is the disk full? "
+                                     f"nothing there was replaced") from None
         return path
+
+    def _write_mp4(self, path: Path, imageio) -> None:
+        # yuv420p needs even sizes; pad by one pixel rather than fail on odd ones.
+        frames = self.frames
+        pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+        if pad_h or pad_w:
+            frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        with imageio.get_writer(  # closing it (on every way out) stops the ffmpeg child
+            path, format="FFMPEG", mode="I", fps=self.fps, codec="libx264", quality=8,
+            pixelformat="yuv420p", macro_block_size=1, ffmpeg_log_level="error",
+        ) as writer:
+            for frame in frames:
+                writer.append_data(frame)
+
+
+def _count_frames(path: Path, imageio) -> int:
+    """How many frames of the mp4 at `path` decode; 0 when it cannot be opened."""
+    try:
+        reader = imageio.get_reader(path, format="FFMPEG")
+    except Exception:  # imageio raises many types for a file ffmpeg cannot open
+        return 0
+    count = 0
+    try:
+        for _ in reader:
+            count += 1
+    except Exception:  # a truncated file: count what decoded
+        pass
+    finally:
+        reader.close()
+    return count
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,9 +19,10 @@ from PIL import Image
 
 from .. import stages
 from ..config import Profile
-from ..errors import GPUMemoryError
+from ..errors import GPUMemoryError, OutputDirError
 from ..review import MAX_TRIES, as_reviewer, check_answer, retry_seed
-from ..io import Timer, prepare_output_dir, save_image, write_manifest, write_text
+from ..io import (Timer, clean_output_dir, one_line, prepare_output_dir, publish, save_image, staging, write_manifest,
+                  write_text)
 from ..video import SegmentedVideo, Video, frame_strip
 
 
@@ -68,6 +69,8 @@ class Run:
         self.inputs = {k: fingerprint(v) for k, v in inputs.items()}
         self.review = as_reviewer(review)
         self.out_dir = prepare_output_dir(out_dir) if out_dir is not None else None
+        if self.out_dir is not None:
+            clean_output_dir(self.out_dir)  # a killed run's half-published outputs and partial files
         self.timer = Timer()
         self.reused: list[str] = []
         self.decisions: list[dict] = []
@@ -123,30 +126,56 @@ class Run:
 
     # -- outputs -------------------------------------------------------------------------------------------------
     def finish(self, result: TaskResult, caption: str | None = None, extra: dict | None = None) -> TaskResult:
-        """Write the video, its frame strip, the intermediate artifacts and the manifest into `out_dir`."""
+        """Write the video, its frame strip, the intermediate artifacts and the manifest into `out_dir`, as one set:
+        all are written into a staging folder first (the video decoded back and checked), then published together,
+        the manifest last (`moranb.io.publish`). A failed write leaves the earlier outputs as they were."""
         result.timings = dict(self.timer.seconds)
         result.reused = list(self.reused)
         result.decisions = list(self.decisions)
         if self.out_dir is None:
             return result
         d = self.out_dir
-        with self.timer("write"):
-            files = {"video": result.video.save(d / "video.mp4")}
-            files["frame_strip"] = save_image(frame_strip(result.video, caption=caption or result.enhanced_prompt),
-                                              d / "frame_strip.png")
-            if result.enhanced_prompt is not None:
-                files["enhanced_prompt"] = write_text(d / "enhanced_prompt.txt", result.enhanced_prompt + "\n")
-            if result.first_frame is not None:
-                files["first_frame"] = save_image(result.first_frame, d / "first_frame.png")
-            if result.edited_frame is not None:
-                files["edited_frame"] = save_image(result.edited_frame, d / "edited_frame.png")
-        result.timings = dict(self.timer.seconds)
-        files["manifest"] = write_manifest(
-            d, task=self.task, profile=self.profile, seed=self.seed, inputs=self.inputs, outputs=files,
-            timings=result.timings,
-            extra={**result.record(), "reused_stages": result.reused, "review": self.decisions, "run_key": self.key,
-                   **(extra or {})},
-        )
-        result.out_dir, result.files = d, files
+        with staging(d) as tmp:
+            with self.timer("write"):
+                try:
+                    files = self._write_outputs(tmp, result, caption)
+                except OutputDirError:  # the video's own, already one line
+                    raise
+                except OSError as exc:
+                    raise OutputDirError(f"cannot write the outputs into '{d}' ({one_line(exc)}); free some space or "
+                                         f"pass a writable --out/out_dir; the earlier outputs are untouched") from None
+            result.timings = dict(self.timer.seconds)
+            try:
+                files["manifest"] = write_manifest(
+                    tmp, task=self.task, profile=self.profile, seed=self.seed, inputs=self.inputs, outputs=files,
+                    timings=result.timings,
+                    extra={**result.record(), "reused_stages": result.reused, "review": self.decisions,
+                           "run_key": self.key, **(extra or {})},
+                )
+            except OSError as exc:
+                raise OutputDirError(f"cannot write the manifest into '{d}' ({one_line(exc)}); free some space; the "
+                                     f"earlier outputs are untouched") from None
+            try:
+                publish(tmp, [p.name for p in files.values()], replaces=OUTPUT_FILES)
+            except OSError as exc:
+                raise OutputDirError(f"publishing the outputs into '{d}' stopped ({one_line(exc)}); rerun the same "
+                                     f"call: it finishes publishing them first") from None
+        result.out_dir, result.files = d, {name: d / p.name for name, p in files.items()}
         return result
 
+    @staticmethod
+    def _write_outputs(folder: Path, result: TaskResult, caption: str | None) -> dict[str, Path]:
+        files = {"video": result.video.save(folder / "video.mp4")}
+        files["frame_strip"] = save_image(frame_strip(result.video, caption=caption or result.enhanced_prompt),
+                                          folder / "frame_strip.png")
+        if result.enhanced_prompt is not None:
+            files["enhanced_prompt"] = write_text(folder / "enhanced_prompt.txt", result.enhanced_prompt + "\n")
+        if result.first_frame is not None:
+            files["first_frame"] = save_image(result.first_frame, folder / "first_frame.png")
+        if result.edited_frame is not None:
+            files["edited_frame"] = save_image(result.edited_frame, folder / "edited_frame.png")
+        return files
+
+
+# What a run may publish besides its manifest: a file of these that the new set lacks is an earlier run's, removed.
+OUTPUT_FILES = ("video.mp4", "frame_strip.png", "enhanced_prompt.txt", "first_frame.png", "edited_frame.png")
