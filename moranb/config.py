@@ -89,6 +89,10 @@ class Profile:
     # Memory.
     cpu_offload: bool = False
     vae_slicing: bool = False
+    # Limits checked before anything is allocated (a typo such as --frames 100000 fails in one line, not in the
+    # allocator): frames of one generated video (segments x frames per segment) and pixels of one frame.
+    max_frames: int = 1000
+    max_pixels: int = 2048 * 2048
     # Sizes must be multiples of this (the VAE x UNet downsampling of every model in the profile).
     size_multiple: int = 8
     connection_size_multiple: int = 32

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from .checks import check_out_dir
 from .errors import OutputDirError
 
 
@@ -169,7 +170,7 @@ def _jsonable(value):
 
 def prepare_output_dir(path: str | os.PathLike) -> Path:
     """Create `path` if needed and prove it is writable, before any model is loaded."""
-    path = Path(path)
+    path = Path(check_out_dir(path))
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-test-{os.getpid()}"

@@ -94,8 +94,14 @@ class DecisionsFile:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise InputError(f"decisions file '{path}' does not exist") from None
+        except IsADirectoryError:
+            raise InputError(f"decisions file '{path}' is a directory; pass a JSON file (see "
+                             f"moranb.review.DecisionsFile) or 'approve'") from None
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InputError(f"decisions file '{path}' is not JSON; see moranb.review.DecisionsFile") from None
+        except OSError as exc:
+            raise InputError(f"cannot read decisions file '{path}' ({exc.strerror or type(exc).__name__}); "
+                             f"pass a readable JSON file") from None
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
             raise InputError(f"decisions file '{path}' must map stage names to lists of 'approve'/'regenerate'")
         self.path = path

@@ -21,6 +21,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from .errors import OutputDirError
 from .vocab import clip_bpe_path
 
 PARTS = ("llm", "sdxl-base", "sdxl-refiner", "instruct-pix2pix", "svd-xt", "ltx-video", "llava-onevision", "qwen2-vl")
@@ -45,7 +46,12 @@ def ensure_tiny_models(root: str | Path | None = None) -> Path:
         return root
     from tqdm.auto import tqdm
 
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=root).close()  # writable, before minutes of building
+    except OSError as exc:
+        raise OutputDirError(f"cannot build the tiny models in '{root}' ({exc.strerror or type(exc).__name__}); set "
+                             f"$MORANB_CACHE to a writable folder or pass --dir (root=) a writable one") from None
     builders = {
         "llm": _build_llm,
         "sdxl-base": _build_sdxl_base,

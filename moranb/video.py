@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .checks import check_fps
 from .errors import InputError, OutputDirError, VideoReadError
 from .io import atomic_path, one_line
 
@@ -33,10 +34,9 @@ class Video:
             raise InputError(f"a video's frames must be uint8; got {frames.dtype} (use Video.from_float for [0, 1] floats)")
         if frames.shape[0] < 1:
             raise InputError("a video needs at least one frame")
-        if not self.fps or self.fps <= 0:
-            raise InputError(f"fps must be positive; got {self.fps}")
+        fps = check_fps(self.fps)  # inf or nan would pass "> 0" and fail later in the encoder or in resampling
         object.__setattr__(self, "frames", frames)
-        object.__setattr__(self, "fps", float(self.fps))
+        object.__setattr__(self, "fps", fps)
 
     @classmethod
     def from_float(cls, frames, fps: float) -> "Video":

@@ -8,6 +8,7 @@ in the result's notes and the manifest. The transition is made at the nearest si
 from __future__ import annotations
 
 from ..agents import ConnectionAgent
+from ..checks import check_prompt
 from ..config import Profile, get_profile
 from ..video import Video, concat
 from .run import Run, TaskResult
@@ -17,6 +18,7 @@ from .steps import input_video, nearest_size
 def connect_videos(a, b, profile: "str | Profile" = "tiny", seed: int = 0, out_dir=None, prompt: str | None = None,
                    review=None) -> TaskResult:
     """`a`, then a generated transition, then `b` (Videos or paths)."""
+    prompt = check_prompt(prompt) if prompt is not None else None
     a, b = input_video(a, "video A"), input_video(b, "video B")
     profile = get_profile(profile)
     notes = {}

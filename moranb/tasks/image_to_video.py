@@ -8,7 +8,7 @@ paper's route for this task (image-to-image, then image-to-video); `edit=False` 
 from __future__ import annotations
 
 from ..agents import ImageToImageAgent
-from ..checks import check_prompt
+from ..checks import check_flag, check_prompt
 from ..config import Profile, get_profile
 from ..video import as_image
 from .run import Run, TaskResult
@@ -20,6 +20,7 @@ def image_to_video(image, prompt: str, profile: "str | Profile" = "tiny", seed: 
                    review=None) -> TaskResult:
     """Animate `image` (a PIL image or a path) as `prompt` describes."""
     prompt = check_prompt(prompt)
+    edit = check_flag(edit, "edit")
     image = as_image(image)
     profile = get_profile(profile)
     segments, frames = counts(profile, segments, frames_per_segment)

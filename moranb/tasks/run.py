@@ -18,6 +18,7 @@ from typing import Callable
 from PIL import Image
 
 from .. import stages
+from ..checks import check_seed
 from ..config import Profile
 from ..errors import GPUMemoryError, OutputDirError
 from ..review import MAX_TRIES, as_reviewer, check_answer, retry_seed
@@ -65,6 +66,7 @@ def fingerprint(value) -> dict:
 
 class Run:
     def __init__(self, task: str, profile: Profile, seed: int, inputs: dict, out_dir=None, review=None):
+        seed = check_seed(seed)  # before the folder is made: a bad seed creates nothing
         self.task, self.profile, self.seed = task, profile, seed
         self.inputs = {k: fingerprint(v) for k, v in inputs.items()}
         self.review = as_reviewer(review)

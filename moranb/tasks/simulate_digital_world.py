@@ -29,7 +29,7 @@ def simulate_digital_world(prompt: str, style: str = DEFAULT_STYLE, route: str =
         raise InputError(f"unknown route '{route}'; choose 'prompt' (style in the prompt) or 'edit' (image-to-image)")
     profile = get_profile(profile)
     segments, frames = counts(profile, segments, frames_per_segment)
-    width, height = check_size(profile.width, profile.height, profile.size_multiple, "SDXL/SVD")
+    width, height = check_size(profile.width, profile.height, profile.size_multiple, "SDXL/SVD", profile.max_pixels)
     backend = prompt_backend or profile.prompt_backend
     run = Run("simulate_digital_world", profile, seed, out_dir=out_dir, review=review, inputs={
         "prompt": prompt, "style": style, "route": route, "segments": segments, "frames_per_segment": frames,
