@@ -53,7 +53,7 @@ def test_out_dir_of_the_wrong_type(tmp_path, monkeypatch, out_dir):
     assert list(tmp_path.iterdir()) == []
 
 
-# -- sizes and counts ----------------------------------------------------------------------------------------------------
+# -- sizes and counts --------------------------------------------------------------------------------------------------
 def test_width_zero_is_not_taken_as_not_given(capsys, tmp_path):
     err = cli_error(capsys, ["t2v", "a fox", "--out", str(tmp_path / "o"), "--width", "0"])
     assert "width" in err and "got 0" in err
@@ -91,7 +91,7 @@ def test_limits_are_profile_settings():
         tasks.edit_video(Video(np.zeros((3, 64, 96, 3), np.uint8), 8), "winter", profile=small)
 
 
-# -- flags, seeds, text -------------------------------------------------------------------------------------------------
+# -- flags, seeds, text ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("edit", ["no", 0, None])
 def test_edit_must_be_a_bool(edit):
     with pytest.raises(InputError) as exc:
@@ -136,7 +136,7 @@ def test_non_utf8_prompt_from_the_command_line(capsys, tmp_path):
                              prompt=prompt)
 
 
-# -- review, cache -------------------------------------------------------------------------------------------------------
+# -- review, cache -----------------------------------------------------------------------------------------------------
 def test_review_naming_a_directory(capsys, tmp_path):
     err = cli_error(capsys, ["t2v", "a fox", "--out", str(tmp_path / "o"), "--review", str(tmp_path)])
     assert "is a directory" in err and "JSON file" in err
@@ -158,7 +158,7 @@ def test_build_tiny_on_a_read_only_cache(capsys, tmp_path, monkeypatch):
         ensure_tiny_models(tmp_path / "cache")
 
 
-# -- Video ---------------------------------------------------------------------------------------------------------------
+# -- Video -------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fps", [float("inf"), float("nan"), -1, 0, "7", None, True])
 def test_video_fps_must_be_finite_and_positive(fps):
     with pytest.raises(InputError) as exc:
