@@ -93,7 +93,7 @@ def test_the_reviewer_sees_the_video_the_task_returns(tiny):
     (dict(prompt=""), InputError, "prompt is empty"),
     (dict(prompt=42), InputError, "prompt must be a string"),
     (dict(segments=0), InputError, "segments must be at least 1"),
-    (dict(frames_per_segment=-3), InputError, "frames per segment must be at least 1"),
+    (dict(frames_per_segment=-3), InputError, "frames per segment must be at least 2"),
     (dict(width=100), ResolutionError, "multiples of 8"),
 ])
 def test_bad_inputs_raise_one_line_errors(tiny, kwargs, error, match):
