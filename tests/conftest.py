@@ -1,5 +1,8 @@
+import contextlib
 import os
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Nothing in the tests may reach a model hub: a hub id must fail fast, as on any offline machine.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -33,3 +36,41 @@ def moving_video():
     for t in range(12):
         frames[t, 20:40, 4 + 6 * t : 24 + 6 * t, :] = 255
     return Video(frames, fps=8)
+
+
+@pytest.fixture
+def stub_server():
+    """A factory of HTTP servers on 127.0.0.1: `with stub_server(respond) as (base_url, requests)`, where
+    `respond(handler)` -> (status, headers, body bytes) answers every request and `requests` records them."""
+    return _stub_server
+
+
+@contextlib.contextmanager
+def _stub_server(respond):
+    """An HTTP server on 127.0.0.1 in a thread; `respond(handler)` -> (status, headers, body bytes)."""
+    requests = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            status, headers, payload = respond(self)
+            self.send_response(status)
+            for key, value in {**headers, "Content-Length": str(len(payload))}.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _handle
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v1", requests
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -11,10 +11,8 @@ import contextlib
 import json
 import re
 import sys
-import threading
 import time
 import tomllib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -28,43 +26,13 @@ from moranb.errors import BackendError, ModelNotAvailableError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@contextlib.contextmanager
-def stub_server(status, headers, payload):
-    """An HTTP server on 127.0.0.1 answering every request alike; yields (base URL, the requests it got)."""
-    requests = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def _handle(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            self.send_response(status)
-            for key, value in {**headers, "Content-Length": str(len(payload))}.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = _handle
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/v1", requests
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 # --- credentials only to the configured origin ---------------------------------------------------------------------
 
-def test_prompt_agent_refuses_a_redirect_and_the_key_stays_home(tiny, monkeypatch):
+def test_prompt_agent_refuses_a_redirect_and_the_key_stays_home(tiny, monkeypatch, stub_server):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     answer = json.dumps({"choices": [{"message": {"content": "stolen answer"}}]}).encode()
-    with stub_server(200, {"Content-Type": "application/json"}, answer) as (elsewhere, stolen):
-        with stub_server(302, {"Location": f"{elsewhere}/chat/completions"}, b"") as (origin, asked):
+    with stub_server(lambda handler: (200, {"Content-Type": "application/json"}, answer)) as (elsewhere, stolen):
+        with stub_server(lambda handler: (302, {"Location": f"{elsewhere}/chat/completions"}, b"")) as (origin, asked):
             with pytest.raises(BackendError) as info:
                 PromptAgent(tiny, backend="openai", base_url=origin, timeout=5)("a fox")
     message = str(info.value)

@@ -1,9 +1,6 @@
-import contextlib
 import json
 import socket
-import threading
 from dataclasses import asdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -172,43 +169,12 @@ def test_parser_abstains_on_unclear_answers(answer, why):
 
 # -- the openai backend against a local stub server -------------------------------------------------------------------
 
-@contextlib.contextmanager
-def stub_server(respond):
-    """An HTTP server on 127.0.0.1 in a thread; `respond(handler)` -> (status, headers, body bytes)."""
-    requests = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def _handle(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            status, headers, payload = respond(self)
-            self.send_response(status)
-            for key, value in {**headers, "Content-Length": str(len(payload))}.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = _handle
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/v1", requests
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def chat_answer(content):
     return lambda handler: (200, {"Content-Type": "application/json"},
                             json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode())
 
 
-def test_openai_judge_sends_one_data_url_per_candidate_and_the_key(tiny, monkeypatch):
+def test_openai_judge_sends_one_data_url_per_candidate_and_the_key(tiny, monkeypatch, stub_server):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with stub_server(chat_answer('{"best": 3, "reason": "steady"}')) as (url, requests):
         result = Judge(tiny, "b", backend="openai", base_url=url)("a square", CANDIDATES, "temporal_flickering")
@@ -225,7 +191,7 @@ def test_openai_judge_sends_one_data_url_per_candidate_and_the_key(tiny, monkeyp
     assert labels[1:4] == ["Candidate 1:", "Candidate 2:", "Candidate 3:"] and "temporal flickering" in labels[-1]
 
 
-def test_openai_judge_sends_no_key_when_none_is_set(tiny, monkeypatch):
+def test_openai_judge_sends_no_key_when_none_is_set(tiny, monkeypatch, stub_server):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with stub_server(chat_answer("Candidate 1 is clearly the best.")) as (url, requests):
         result = Judge(tiny, "a", backend="openai", base_url=url)("a square", CANDIDATES, "imaging_quality")
@@ -233,7 +199,7 @@ def test_openai_judge_sends_no_key_when_none_is_set(tiny, monkeypatch):
     assert "Authorization" not in requests[0]["headers"]
 
 
-def test_openai_redirect_is_refused_and_the_key_stays_home(tiny, monkeypatch):
+def test_openai_redirect_is_refused_and_the_key_stays_home(tiny, monkeypatch, stub_server):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     with stub_server(chat_answer('{"best": 1}')) as (elsewhere, stolen):
         redirect = lambda handler: (302, {"Location": f"{elsewhere}/chat/completions"}, b"")
@@ -256,7 +222,7 @@ def test_openai_refused_port_names_the_url_and_the_fix(tiny):
     assert f"{url}/chat/completions" in message and "judge_backend='metrics'" in message and "\n" not in message
 
 
-def test_openai_answer_in_another_format_is_a_one_line_error(tiny):
+def test_openai_answer_in_another_format_is_a_one_line_error(tiny, stub_server):
     with stub_server(lambda handler: (200, {}, b'{"answer": "1"}')) as (url, _):
         with pytest.raises(BackendError, match="chat-completions format"):
             Judge(tiny, "a", backend="openai", base_url=url)("a square", CANDIDATES, "imaging_quality")
