@@ -78,8 +78,7 @@ def _load(base: Path):
     if base.with_suffix(".txt").exists():
         return base.with_suffix(".txt").read_text(encoding="utf-8")
     if base.with_suffix(".png").exists():
-        with Image.open(base.with_suffix(".png")) as image:
-            return image.convert("RGB")
+        return _whole_png(base.with_suffix(".png"))
     if base.with_suffix(".npz").exists():
         with np.load(base.with_suffix(".npz")) as data:
             fps = float(data["fps"])
@@ -104,6 +103,20 @@ def load_decisions(base: Path) -> list[dict]:
         warnings.warn(f"review file '{path.name}' cannot be read ({one_line(exc)}); its decisions are not recorded",
                       stacklevel=2)
         return []
+
+
+def _whole_png(path: Path) -> Image.Image:
+    """The PNG at `path`, refusing a truncated one even where another library has set PIL's global
+    `ImageFile.LOAD_TRUNCATED_IMAGES` (VBench's AMT utilities do, on import), which would pad it with grey."""
+    from PIL import ImageFile
+
+    allowed, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert("RGB")
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = allowed
 
 
 def _review_path(base: Path) -> Path:

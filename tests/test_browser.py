@@ -132,11 +132,18 @@ class Lab:
 
     def click(self, text: str, timeout: float = 90):
         """Click the first enabled widget button labelled `text`, once one appears; returns its element handle."""
+        from playwright.sync_api import Error
+
         button = self.button(text)
-        button.wait_for(timeout=timeout * 1000)
-        handle = button.element_handle()
-        handle.click()
-        return handle
+        for attempt in range(5):
+            button.wait_for(timeout=timeout * 1000)
+            handle = button.element_handle()
+            try:
+                handle.click()
+                return handle
+            except Error as exc:  # the widget re-rendered between finding the button and clicking it: find it again
+                if "not attached" not in str(exc) or attempt == 4:
+                    raise
 
     def wait_for_output(self, text: str, timeout: float = 90):
         """Wait until a cell output (not the code) shows `text`."""

@@ -230,3 +230,15 @@ def test_a_stage_folder_that_cannot_be_written_is_one_line(tiny, tmp_path, monke
     message = str(error.value)
     assert "\n" not in message and os.strerror(code) in message and ".stages" in message
     assert error.value.__cause__ is None and error.value.__suppress_context__
+
+
+def test_a_truncated_png_stage_is_refused_even_where_pil_is_told_to_pad_it(tmp_path, monkeypatch):
+    from PIL import Image, ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # what importing VBench's AMT utilities does
+    base = tmp_path / ".stages" / "text_to_image-0123"
+    stages.keep(base, Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)), [])
+    corrupt(base.with_suffix(".png"))
+    with pytest.warns(UserWarning, match="truncated"):
+        assert stages.load(base) is None
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # the global is left as it was found
