@@ -96,6 +96,9 @@ class Profile:
     # Sizes must be multiples of this (the VAE x UNet downsampling of every model in the profile).
     size_multiple: int = 8
     connection_size_multiple: int = 32
+    # Fine-tuned agents (moranb.train): the `adapters` folder a fine-tuning run wrote. Every task then runs the
+    # trained agents (LoRA weights and modulation tokens); None: the models as published.
+    adapters: str | None = None
 
     def replace(self, **changes) -> "Profile":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}

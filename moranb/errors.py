@@ -44,6 +44,14 @@ class DeviceError(MoranbError, RuntimeError):
     """The profile asks for a device this machine does not have."""
 
 
+class DatasetError(MoranbError, ValueError):
+    """A training dataset that is missing, empty or whose files are gone."""
+
+
+class CheckpointError(MoranbError, ValueError):
+    """A fine-tuning checkpoint or adapter made for another profile, model or configuration."""
+
+
 def run_main(body) -> int:
     """A command's exit status: `body()`'s (0 for None); 2 and one line `moranb: error: ...` on stderr for a
     `MoranbError`; 130 on Ctrl-C (finished stages are kept, so the same command resumes)."""

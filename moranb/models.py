@@ -141,12 +141,21 @@ def load(cls, model: Model, profile: Profile, field: str, **components):
     `components` are modules shared with another pipeline (the SDXL refiner takes the base's VAE and second text
     encoder); they are part of the cache key.
     """
-    key = (cls.__name__, model, profile.device, profile.dtype, profile.cpu_offload,
+    adapters = None
+    if profile.adapters:
+        from .train.adapters import fingerprint
+
+        adapters = (str(profile.adapters), fingerprint(profile.adapters))  # retrained adapters: a new pipeline
+    key = (cls.__name__, model, profile.device, profile.dtype, profile.cpu_offload, adapters,
            tuple(sorted((k, id(v)) for k, v in components.items())))
 
     def build():
         check_device(profile)
         pipe = from_pretrained(cls, model, field, dtype=model.torch_dtype(profile), **components)
+        if adapters:
+            from .train.adapters import apply_adapters
+
+            apply_adapters(pipe, field, profile)
         _place(pipe, profile)
         pipe.set_progress_bar_config(disable=not profile.step_progress, desc=field, leave=False)
         return pipe

@@ -20,14 +20,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..errors import MoranbError
+from ..errors import DatasetError, MoranbError
 from ..video import Video, read_image, read_video
 from .decisions import read_decisions
 from .records import append_jsonl, read_jsonl
 from .round import read_sets
 
 
-class EmptyDatasetError(MoranbError):
+class EmptyDatasetError(DatasetError):
     """No set was accepted: nothing to train on."""
 
 

@@ -77,6 +77,12 @@ class Run:
         self.reused: list[str] = []
         self.decisions: list[dict] = []
         identity = {"task": task, "inputs": self.inputs, "seed": seed, "profile": dataclasses.asdict(profile)}
+        self.adapters = None
+        if profile.adapters:  # the adapters' content, not only their folder: retrained adapters make new stages
+            from ..train import adapters
+
+            identity["adapters"] = self.adapters = {"dir": str(profile.adapters),
+                                                    "sha256": adapters.fingerprint(profile.adapters)}
         self.key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     # -- stages --------------------------------------------------------------------------------------------------
@@ -152,7 +158,7 @@ class Run:
                     tmp, task=self.task, profile=self.profile, seed=self.seed, inputs=self.inputs, outputs=files,
                     timings=result.timings,
                     extra={**result.record(), "reused_stages": result.reused, "review": self.decisions,
-                           "run_key": self.key, **(extra or {})},
+                           "run_key": self.key, "adapters": self.adapters, **(extra or {})},
                 )
             except OSError as exc:
                 raise OutputDirError(f"cannot write the manifest into '{d}' ({one_line(exc)}); free some space; the "

@@ -1,0 +1,482 @@
+"""Self-modulated multi-agent fine-tuning (Mora, Oct 2024) on a moranb dataset (`moranb.data.build_dataset`).
+
+Every trained agent gets a LoRA adapter (peft; or full fine-tuning) and a modulation token z_i (`modulation.py`), and
+is trained on its own denoising loss (`agents.py`); the step's loss is their sum. The optimizer is one AdamW with one
+parameter group per agent, whose learning rate is set before every step to lr x alpha_i, alpha_i = ||z_i||_2 / n
+(alpha_i = 1 without self-modulation). The paper's settings are the defaults: lr 1e-5 constant, batch 4, 12 steps
+per round, a checkpoint every 4, SNR-gamma 5, EMA 0.999, gradient checkpointing, bf16 on a GPU (accelerate's mixed
+precision; fp32 on a CPU). A dataset with several rounds is trained round after round, each on the samples of every
+round so far and starting from the previous round's weights.
+
+Every random draw of step s comes from a generator seeded by (seed, s): a run resumed from a checkpoint continues
+exactly as the uninterrupted run would have. A checkpoint (trainable weights, EMA weights, optimizer state, history)
+is written into a hidden folder and renamed into place when complete, so an interrupted write is never resumed from.
+At the end the EMA weights are exported as adapters (`adapters.py`) that `get_profile(..., adapters=DIR)` loads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import Profile, get_profile
+from ..errors import CheckpointError, DatasetError, GPUMemoryError, InputError, MoranbError
+from .adapters import MANIFEST, read_manifest, save_adapters
+from .agents import LORA_TARGETS, TRAINERS
+from .modulation import Modulation, random_init
+
+CHECKPOINT = re.compile(r"^step-(\d{6})$")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    agents: tuple[str, ...] = ("text_to_image", "image_to_video")
+    lr: float = 1e-5
+    batch_size: int = 4
+    steps_per_round: int = 12
+    checkpoint_every: int = 4
+    snr_gamma: float | None = 5.0
+    ema_decay: float | None = 0.999  # None: no EMA (the adapters are the last weights)
+    lora_rank: int = 16
+    full_finetune: bool = False
+    self_modulation: bool = True  # False: alpha_i = 1 (z_i is still appended and trained)
+    modulation_init: str = "mod-token"  # or "random"
+    gradient_checkpointing: bool = True
+    gradient_accumulation: int = 1
+    mixed_precision: str | None = None  # "bf16", "fp16" or "no"; None: bf16 on a GPU, "no" on a CPU
+    weight_decay: float = 1e-2
+    max_grad_norm: float = 1.0
+    frames: int | None = None  # frames of the image-to-video clips; None: the profile's frames_per_segment
+    seed: int = 0
+
+    def __post_init__(self):
+        unknown = set(self.agents) - set(TRAINERS)
+        if unknown or not self.agents:
+            raise InputError(f"cannot fine-tune {sorted(unknown) or 'no agent'}; choose agents from {list(TRAINERS)}")
+        if self.modulation_init not in ("mod-token", "random"):
+            raise InputError(f"modulation_init must be 'mod-token' or 'random', not {self.modulation_init!r}")
+        for name in ("batch_size", "steps_per_round", "checkpoint_every", "gradient_accumulation", "lora_rank"):
+            if int(getattr(self, name)) < 1:
+                raise InputError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.mixed_precision not in (None, "no", "bf16", "fp16"):
+            raise InputError(f"mixed_precision must be 'bf16', 'fp16' or 'no', not {self.mixed_precision!r}")
+
+    def lora(self) -> dict:
+        return {"r": self.lora_rank, "lora_alpha": self.lora_rank, "init_lora_weights": "gaussian",
+                "target_modules": list(LORA_TARGETS)}
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    adapters: Path
+    steps: int
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    resumed_from: int | None = None
+
+    def chart(self, path=None) -> Path:
+        """Loss and alpha_i over steps (the PNG the run wrote, or a new one at `path`)."""
+        return plot_history({"": self.history}, path or self.out / "training.png")
+
+
+def open_dataset(dataset):
+    """A `moranb.data.Dataset` from one or its folder, with the errors a trainer's user can act on."""
+    from ..data.dataset import Dataset, EmptyDatasetError
+
+    if not isinstance(dataset, Dataset):
+        path = Path(dataset)
+        if not (path / "metadata.jsonl").is_file():
+            raise DatasetError(f"no dataset at '{path}' (no metadata.jsonl); build one from a data folder with "
+                               f"moranb.data.build_dataset(data_dir)")
+        dataset = Dataset(path)
+    if len(dataset) == 0:
+        raise EmptyDatasetError(f"the dataset at '{dataset.path}' has no samples; decide queued sets or run another "
+                                f"round, then moranb.data.build_dataset again")
+    return dataset
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
+def _generator(*parts: int) -> torch.Generator:
+    return torch.Generator("cpu").manual_seed(_seed(*parts))
+
+
+class FineTuner:
+    """The state of one fine-tuning run in `out`; `run()` trains to the end (resuming from the last checkpoint)."""
+
+    def __init__(self, dataset, profile: "str | Profile" = "tiny", out="outputs/finetune",
+                 config: TrainConfig | None = None, resume: bool = True, progress: bool = True, **overrides):
+        from accelerate import Accelerator
+        from diffusers.training_utils import EMAModel, cast_training_params
+        from peft import LoraConfig, inject_adapter_in_model
+
+        self.config = cfg = dataclasses.replace(config or TrainConfig(), **overrides)
+        self.profile = profile = get_profile(profile)
+        if profile.adapters:
+            raise InputError("fine-tuning starts from the profile's base models; pass a profile without adapters "
+                             "(a dataset of several rounds is trained round after round in one run)")
+        self.dataset = open_dataset(dataset)
+        self.out = Path(out)
+        self.progress = progress
+        self.frames = cfg.frames or profile.frames_per_segment
+        meta = self.dataset.meta
+        self.rounds = sorted({int(m.get("round", 1)) for m in meta})
+        self.total_steps = cfg.steps_per_round * len(self.rounds)
+        self.identity = {
+            "profile": profile.name, "config": dataclasses.asdict(cfg),
+            "sources": {a: getattr(profile, a).source for a in cfg.agents},
+            "dataset": hashlib.sha256((self.dataset.path / "metadata.jsonl").read_bytes()).hexdigest()[:16],
+        }
+        mp = cfg.mixed_precision or ("no" if profile.device == "cpu" else "bf16")
+        self.accelerator = acc = Accelerator(cpu=profile.device == "cpu", mixed_precision=mp,
+                                             gradient_accumulation_steps=cfg.gradient_accumulation)
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mp, torch.float32)
+
+        self.trainers, self.modulations, self.params, self.names = {}, {}, {}, {}
+        for k, agent in enumerate(cfg.agents):
+            trainer = TRAINERS[agent](profile, acc.device, dtype)
+            denoiser = trainer.denoiser
+            init = trainer.modulation_init()
+            if cfg.modulation_init == "random":
+                init = random_init(init.numel(), _seed(cfg.seed, 7, k))
+            with torch.random.fork_rng(devices=[]):  # LoRA's initial A matrices: reproducible from the seed
+                torch.manual_seed(_seed(cfg.seed, 11, k))
+                if cfg.full_finetune:
+                    denoiser.requires_grad_(True)
+                else:
+                    inject_adapter_in_model(LoraConfig(**cfg.lora()), denoiser)
+            modulation = Modulation(init).to(acc.device)
+            denoiser.moranb_modulation = modulation  # a submodule: trained, synced and moved with the denoiser
+            modulation.attach(denoiser)
+            if dtype != torch.float32:
+                cast_training_params(denoiser, torch.float32)  # trainable weights in fp32, the frozen in bf16/fp16
+            if cfg.gradient_checkpointing:
+                denoiser.enable_gradient_checkpointing()
+            denoiser.train()
+            named = [(n, p) for n, p in denoiser.named_parameters() if p.requires_grad]
+            self.trainers[agent], self.modulations[agent] = trainer, modulation
+            self.names[agent] = [n for n, _ in named]
+            self.params[agent] = [p for _, p in named]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": self.params[a], "lr": cfg.lr, "agent": a} for a in cfg.agents],
+            lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.all_params = [p for a in cfg.agents for p in self.params[a]]
+        self.ema = EMAModel(self.all_params, decay=cfg.ema_decay) if cfg.ema_decay else None
+        prepared = acc.prepare(*[self.trainers[a].denoiser for a in cfg.agents], self.optimizer)
+        for agent, model in zip(cfg.agents, prepared[:-1]):
+            self.trainers[agent].model = model
+        self.optimizer = prepared[-1]
+        self.step, self.history, self.resumed_from = 0, [], None
+        self.encoded = self._encode_all()
+        if resume:
+            self._resume()
+
+    # -- data ----------------------------------------------------------------------------------------------------
+    def _sample(self, i: int):
+        try:
+            return self.dataset[i]
+        except (MoranbError, OSError) as exc:
+            raise DatasetError(
+                f"sample {self.dataset.meta[i].get('id', i)} of the dataset '{self.dataset.path}' cannot be read "
+                f"({exc}); its files were moved or deleted: rebuild it with "
+                f"moranb.data.build_dataset('{self.dataset.path.parent}')") from None
+
+    def _encode_all(self) -> dict:
+        """Every sample's inputs for every agent, encoded once and kept in `<dataset>/.encoded/` (keyed by the
+        model, the settings and the dataset), so another run on the same dataset does not encode again."""
+        from safetensors.torch import load_file, save_file
+        from tqdm.auto import tqdm
+
+        from ..io import atomic_path
+
+        p, cfg = self.profile, self.config
+        encoded = {}
+        for agent, trainer in self.trainers.items():
+            key = hashlib.sha256(json.dumps([agent, trainer.source, self.identity["dataset"], self.frames, cfg.seed,
+                                             p.noise_aug_strength, p.fps, p.motion_bucket_id, p.decode_chunk_size],
+                                            default=str).encode()).hexdigest()[:16]
+            path = self.dataset.path / ".encoded" / f"{agent}-{key}.safetensors"
+            if path.is_file():
+                flat = load_file(path)
+            else:
+                flat = {}
+                bar = tqdm(range(len(self.dataset)), desc=f"encoding for {agent}", unit="sample", leave=False,
+                           disable=not self.progress)
+                for i in bar:
+                    for name, tensor in trainer.encode(self._sample(i), self.frames, _seed(cfg.seed, 13, i)).items():
+                        flat[f"{i}/{name}"] = tensor.contiguous()
+                path.parent.mkdir(exist_ok=True)
+                with atomic_path(path) as tmp:
+                    save_file(flat, tmp)
+            samples = [{k.split("/", 1)[1]: v for k, v in flat.items() if k.startswith(f"{i}/")}
+                       for i in range(len(self.dataset))]
+            shapes = {tuple(s["latents"].shape) for s in samples}
+            if len(shapes) > 1:
+                raise DatasetError(f"the samples of '{self.dataset.path}' differ in size ({sorted(shapes)}); train on "
+                                   f"a dataset made at one size (one profile and width/height)")
+            encoded[agent] = samples
+        return encoded
+
+    def _batch(self, agent: str, indices: list[int]) -> dict:
+        samples = [self.encoded[agent][i] for i in indices]
+        return {name: torch.stack([s[name] for s in samples]) for name in samples[0]}
+
+    def _round(self, step: int) -> int:
+        return self.rounds[min(step // self.config.steps_per_round, len(self.rounds) - 1)]
+
+    def _indices(self, step: int, micro: int) -> list[int]:
+        """The batch of step `step`: drawn from the samples of every round so far, by a generator of the step."""
+        pool = [i for i, m in enumerate(self.dataset.meta) if int(m.get("round", 1)) <= self._round(step)]
+        g = _generator(self.config.seed, 1, step, micro, self.accelerator.process_index)
+        order = [pool[j] for j in torch.randperm(len(pool), generator=g).tolist()]
+        return [order[j % len(order)] for j in range(self.config.batch_size)]
+
+    # -- training ------------------------------------------------------------------------------------------------
+    def alphas(self) -> dict[str, float]:
+        return {a: (m.alpha if self.config.self_modulation else 1.0) for a, m in self.modulations.items()}
+
+    def train_step(self) -> dict:
+        """One optimizer step (gradient_accumulation micro-batches); returns its record for the history."""
+        cfg, acc, step = self.config, self.accelerator, self.step
+        models = [t.model for t in self.trainers.values()]
+        losses = dict.fromkeys(self.trainers, 0.0)
+        alphas = {}
+        for micro in range(cfg.gradient_accumulation):
+            indices = self._indices(step, micro)
+            with acc.accumulate(*models):
+                total = 0.0
+                for k, (agent, trainer) in enumerate(self.trainers.items()):
+                    loss = trainer.loss(self._batch(agent, indices), _generator(cfg.seed, 2, step, micro, k),
+                                        cfg.snr_gamma)
+                    losses[agent] += loss.item() / cfg.gradient_accumulation
+                    total = total + loss
+                acc.backward(total)
+                if acc.sync_gradients:
+                    alphas = self.alphas()  # recomputed every step, from z_i as it is before the step
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = cfg.lr * alphas[group["agent"]]
+                    acc.clip_grad_norm_(self.all_params, cfg.max_grad_norm)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.step(self.all_params)
+        self.step += 1
+        record = {"step": self.step, "round": self._round(step), "loss": losses, "alpha": alphas,
+                  "lr": {g["agent"]: g["lr"] for g in self.optimizer.param_groups}}
+        self.history.append(record)
+        return record
+
+    @torch.no_grad()
+    def eval_loss(self, seed: int = 1234, indices: list[int] | None = None) -> dict[str, float]:
+        """Each agent's loss on fixed samples with fixed noise: comparable between steps (a training step's loss
+        is not; its noise is new every step)."""
+        indices = list(range(min(len(self.dataset), self.config.batch_size))) if indices is None else indices
+        return {agent: trainer.loss(self._batch(agent, indices), _generator(seed, k), self.config.snr_gamma).item()
+                for k, (agent, trainer) in enumerate(self.trainers.items())}
+
+    def run(self, stop_after: int | None = None) -> TrainResult:
+        """Train to the last step (or to `stop_after` steps: an interruption, for tests), checkpointing on the way,
+        then export the EMA weights as adapters."""
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        end = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
+        start = time.perf_counter()
+        bar = tqdm(total=end, initial=self.step, desc="fine-tuning", unit="step", disable=not self.progress)
+        while self.step < end:
+            try:
+                record = self.train_step()
+            except torch.OutOfMemoryError:
+                raise GPUMemoryError(
+                    f"out of GPU memory at fine-tuning step {self.step + 1} (batch {cfg.batch_size}); use "
+                    f"batch_size=1 with gradient_accumulation={cfg.batch_size * cfg.gradient_accumulation}, the "
+                    f"lowvram profile, or LoRA instead of full fine-tuning; rerun to resume from the last checkpoint"
+                ) from None
+            bar.update(1)
+            bar.set_postfix({a: f"{v:.4f}" for a, v in record["loss"].items()})
+            if self.step % cfg.checkpoint_every == 0 or self.step == self.total_steps:
+                self.save_checkpoint()
+        bar.close()
+        seconds = time.perf_counter() - start
+        if self.step == self.total_steps:
+            self.export()
+        return TrainResult(self.out, self.out / "adapters", self.step, list(self.history), seconds, self.resumed_from)
+
+    def export(self) -> Path:
+        """The EMA weights (the last weights without EMA) as adapters, with the run's history beside them."""
+        from ..io import write_json
+
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            if self.ema is not None:
+                self.ema.store(self.all_params)
+                self.ema.copy_to(self.all_params)
+            try:
+                save_adapters(self.out / "adapters", self.trainers, self.modulations, {
+                    "profile": self.profile.name, "step": self.step, "full_finetune": self.config.full_finetune,
+                    "lora": self.config.lora(), "ema": self.ema is not None, "identity": self.identity})
+            finally:
+                if self.ema is not None:
+                    self.ema.restore(self.all_params)
+            write_json(self.out / "history.json", self.history)
+            plot_history({"": self.history}, self.out / "training.png")
+        acc.wait_for_everyone()
+        return self.out / "adapters"
+
+    # -- checkpoints ---------------------------------------------------------------------------------------------
+    def save_checkpoint(self) -> Path | None:
+        from safetensors.torch import save_file
+
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        folder = self.out / "checkpoints" / f"step-{self.step:06d}"
+        if acc.is_main_process:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+            try:
+                save_file(self._named(self.all_params), tmp / "trainable.safetensors")
+                ema_state = {}
+                if self.ema is not None:
+                    ema_state = {k: v for k, v in self.ema.state_dict().items() if k != "shadow_params"}
+                    save_file(self._named(self.ema.shadow_params), tmp / "ema.safetensors")
+                optim = self.optimizer.state_dict()
+                save_file({f"{i}/{k}": v.detach().cpu().contiguous() for i, s in optim["state"].items()
+                           for k, v in s.items()}, tmp / "optimizer.safetensors")
+                state = {"step": self.step, "identity": self.identity, "history": self.history, "ema": ema_state,
+                         "param_groups": optim["param_groups"]}
+                (tmp / "state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+                for path in tmp.iterdir():  # on disk before the folder is named as a checkpoint
+                    with open(path, "rb") as fh:
+                        os.fsync(fh.fileno())
+                if folder.exists():
+                    shutil.rmtree(folder)
+                tmp.rename(folder)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+        acc.wait_for_everyone()
+        return folder
+
+    def _named(self, tensors) -> dict:
+        keys = [f"{a}/{n}" for a in self.config.agents for n in self.names[a]]
+        return {k: t.detach().cpu().contiguous() for k, t in zip(keys, tensors, strict=True)}
+
+    def checkpoints(self) -> list[Path]:
+        """The complete checkpoints, oldest first (a hidden, half-written one is never among them)."""
+        folder = self.out / "checkpoints"
+        found = [p for p in folder.iterdir() if CHECKPOINT.match(p.name) and (p / "state.json").is_file()] \
+            if folder.is_dir() else []
+        return sorted(found)
+
+    def _resume(self):
+        from safetensors.torch import load_file
+
+        found = self.checkpoints()
+        if not found:
+            return
+        latest = found[-1]
+        state = json.loads((latest / "state.json").read_text(encoding="utf-8"))
+        check_identity(state["identity"], self.identity, latest)
+        keys = [f"{a}/{n}" for a in self.config.agents for n in self.names[a]]
+        trainable = load_file(latest / "trainable.safetensors")
+        with torch.no_grad():
+            for key, param in zip(keys, self.all_params):
+                param.copy_(trainable[key])
+            if self.ema is not None:
+                shadow = load_file(latest / "ema.safetensors")
+                self.ema.load_state_dict({**state["ema"], "shadow_params": [shadow[k] for k in keys]})
+                self.ema.to(self.accelerator.device)
+        tensors = load_file(latest / "optimizer.safetensors")
+        optim_state = {}
+        for key, value in tensors.items():
+            index, name = key.split("/", 1)
+            optim_state.setdefault(int(index), {})[name] = value
+        self.optimizer.load_state_dict({"state": optim_state, "param_groups": state["param_groups"]})
+        self.step, self.history, self.resumed_from = state["step"], state["history"], state["step"]
+
+
+def check_identity(saved: dict, wanted: dict, where: Path):
+    """One line naming what differs between a checkpoint's run and this one."""
+    if saved == wanted:
+        return
+    if saved["profile"] != wanted["profile"] or saved["sources"] != wanted["sources"]:
+        what = (f"profile '{saved['profile']}' with models {saved['sources']}, not profile '{wanted['profile']}' "
+                f"with {wanted['sources']}")
+    elif saved["dataset"] != wanted["dataset"]:
+        what = "another dataset (its metadata.jsonl changed)"
+    else:
+        diff = {k: (saved["config"].get(k), v) for k, v in wanted["config"].items() if saved["config"].get(k) != v}
+        what = "other settings: " + ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in diff.items())
+    raise CheckpointError(f"the checkpoint in '{where}' was made by a run on {what}; use another out folder, or "
+                          f"resume=False to start this one over")
+
+
+def finetune(dataset, profile: "str | Profile" = "tiny", out="outputs/finetune", resume: bool = True,
+             progress: bool = True, stop_after: int | None = None, **config) -> TrainResult:
+    """Fine-tune `profile`'s agents on `dataset` into `out` (checkpoints/, adapters/, history.json, training.png).
+
+    A run whose adapters are already there (same profile, models, settings and dataset) is not trained again.
+    """
+    cfg = TrainConfig(**config)
+    if resume and stop_after is None and (Path(out) / "adapters" / MANIFEST).is_file():
+        done = read_manifest(Path(out) / "adapters")
+        profile_ = get_profile(profile)
+        ds = open_dataset(dataset)
+        wanted = {"profile": profile_.name, "config": dataclasses.asdict(cfg),
+                  "sources": {a: getattr(profile_, a).source for a in cfg.agents},
+                  "dataset": hashlib.sha256((ds.path / "metadata.jsonl").read_bytes()).hexdigest()[:16]}
+        if done.get("identity") == wanted:
+            history = json.loads((Path(out) / "history.json").read_text(encoding="utf-8"))
+            return TrainResult(Path(out), Path(out) / "adapters", done["step"], history, 0.0, done["step"])
+    tuner = FineTuner(dataset, profile, out, cfg, resume=resume, progress=progress)
+    return tuner.run(stop_after=stop_after)
+
+
+def plot_history(histories: dict[str, list[dict]], path) -> Path:
+    """Loss and alpha_i over steps, one line per agent (and per run when several are given), as a PNG at `path`."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from ..io import save_image
+
+    fig, (ax_loss, ax_alpha) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
+    for label, history in histories.items():
+        if not history:
+            continue
+        steps = [r["step"] for r in history]
+        for agent in history[0]["loss"]:
+            name = f"{label} {agent}".strip()
+            ax_loss.plot(steps, [r["loss"][agent] for r in history], marker=".", label=name)
+            ax_alpha.plot(steps, [r["alpha"][agent] for r in history], marker=".", label=name)
+    ax_loss.set(title="training loss per agent", xlabel="step", ylabel="loss")
+    ax_alpha.set(title="self-modulation factor alpha_i = ||z_i|| / sqrt(d)", xlabel="step", ylabel="alpha_i")
+    for ax in (ax_loss, ax_alpha):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    buffer.seek(0)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return save_image(Image.open(buffer).convert("RGB"), path)
