@@ -31,14 +31,20 @@ class EmptyDatasetError(DatasetError):
     """No set was accepted: nothing to train on."""
 
 
-def build_dataset(data_dir, out=None) -> "Dataset":
-    """Collect every round's accepted samples under `data_dir` into `out` (default `<data_dir>/dataset`)."""
+def build_dataset(data_dir, out=None, human: bool = True) -> "Dataset":
+    """Collect every round's accepted samples under `data_dir` into `out` (default `<data_dir>/dataset`).
+
+    `human=False` keeps only the sets both judges agreed on, as if there were no human step (Table 5's "without
+    human-in-the-loop"); the sets a person (or a policy) decided are left out and counted as "left_to_a_person".
+    """
     data_dir = Path(data_dir)
     out = Path(out) if out is not None else data_dir / "dataset"
     rounds = sorted(p for p in data_dir.glob("round-[0-9][0-9]") if (p / "sets.jsonl").exists())
     if not rounds:
         raise EmptyDatasetError(f"no rounds under '{data_dir}'; run moranb.data.synthesize_round first")
     samples, tally = [], {"sets": 0, "accepted_by_judges": 0, "picked": 0, "discarded": 0, "undecided": 0}
+    if not human:
+        tally["left_to_a_person"] = 0
     for here in rounds:
         decided = read_decisions(here)
         for s in read_sets(here):
@@ -46,6 +52,8 @@ def build_dataset(data_dir, out=None) -> "Dataset":
             if s.status == "accepted":
                 tally["accepted_by_judges"] += 1
                 samples.append((s, s.pick, "judges"))
+            elif not human:
+                tally["left_to_a_person"] += 1
             elif s.id not in decided:
                 tally["undecided"] += 1
             elif decided[s.id].decision == "discard":
@@ -53,6 +61,10 @@ def build_dataset(data_dir, out=None) -> "Dataset":
             else:
                 tally["picked"] += 1
                 samples.append((s, decided[s.id].pick, decided[s.id].by))
+    if not samples and not human:
+        raise EmptyDatasetError(
+            f"the judges agreed on none of the {tally['sets']} sets in {len(rounds)} round(s) under '{data_dir}', so "
+            f"without the human step there is nothing to train on; run more prompts or candidates per round")
     if not samples:
         raise EmptyDatasetError(
             f"no accepted samples in {len(rounds)} round(s) under '{data_dir}' ({tally['sets']} sets: "

@@ -6,7 +6,7 @@
 """
 
 from .adapters import apply_adapters, fingerprint, read_manifest
-from .finetune import FineTuner, TrainConfig, TrainResult, finetune, open_dataset, plot_history
+from .loop import FineTuner, TrainConfig, TrainResult, finetune, open_dataset, plot_history
 from .modulation import Modulation
 
 __all__ = ["FineTuner", "Modulation", "TrainConfig", "TrainResult", "apply_adapters", "finetune", "fingerprint",

@@ -117,13 +117,21 @@ def apply_adapters(pipe, field: str, profile) -> None:
     if meta["full_finetune"]:
         denoiser.load_state_dict(load_file(folder / field / "denoiser.safetensors"))
     elif field == "text_to_image":
-        pipe.load_lora_weights(folder / field)
+        from diffusers.utils import logging
+
+        level = logging.get_verbosity()
+        logging.set_verbosity_error()  # else: "no LoRA keys for the text encoders" (none were trained)
+        try:
+            pipe.load_lora_weights(folder / field)
+        finally:
+            logging.set_verbosity(level)
     else:
         from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
 
         inject_adapter_in_model(LoraConfig(**meta["lora"]), denoiser)
         set_peft_model_state_dict(denoiser, load_file(folder / field / "adapter_model.safetensors"))
-        denoiser.to(dtype)
+        if dtype != torch.float32:
+            denoiser.to(dtype)  # the new LoRA layers are made in fp32
     modulation = Modulation(load_file(folder / "modulation.safetensors")[field]).to(dtype=torch.float32)
     modulation.attach(denoiser)
     denoiser.moranb_modulation = modulation  # a submodule: it moves with the denoiser (device, offload)

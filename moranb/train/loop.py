@@ -136,11 +136,7 @@ class FineTuner:
         meta = self.dataset.meta
         self.rounds = sorted({int(m.get("round", 1)) for m in meta})
         self.total_steps = cfg.steps_per_round * len(self.rounds)
-        self.identity = {
-            "profile": profile.name, "config": dataclasses.asdict(cfg),
-            "sources": {a: getattr(profile, a).source for a in cfg.agents},
-            "dataset": hashlib.sha256((self.dataset.path / "metadata.jsonl").read_bytes()).hexdigest()[:16],
-        }
+        self.identity = run_identity(profile, cfg, self.dataset)
         mp = cfg.mixed_precision or ("no" if profile.device == "cpu" else "bf16")
         self.accelerator = acc = Accelerator(cpu=profile.device == "cpu", mixed_precision=mp,
                                              gradient_accumulation_steps=cfg.gradient_accumulation)
@@ -410,6 +406,15 @@ class FineTuner:
         self.step, self.history, self.resumed_from = state["step"], state["history"], state["step"]
 
 
+def run_identity(profile: Profile, cfg: TrainConfig, dataset) -> dict:
+    """What a checkpoint or adapters must have been made with to be resumed or reused (as JSON would read it)."""
+    return json.loads(json.dumps({
+        "profile": profile.name, "config": dataclasses.asdict(cfg),
+        "sources": {a: getattr(profile, a).source for a in cfg.agents},
+        "dataset": hashlib.sha256((dataset.path / "metadata.jsonl").read_bytes()).hexdigest()[:16],
+    }))
+
+
 def check_identity(saved: dict, wanted: dict, where: Path):
     """One line naming what differs between a checkpoint's run and this one."""
     if saved == wanted:
@@ -435,12 +440,7 @@ def finetune(dataset, profile: "str | Profile" = "tiny", out="outputs/finetune",
     cfg = TrainConfig(**config)
     if resume and stop_after is None and (Path(out) / "adapters" / MANIFEST).is_file():
         done = read_manifest(Path(out) / "adapters")
-        profile_ = get_profile(profile)
-        ds = open_dataset(dataset)
-        wanted = {"profile": profile_.name, "config": dataclasses.asdict(cfg),
-                  "sources": {a: getattr(profile_, a).source for a in cfg.agents},
-                  "dataset": hashlib.sha256((ds.path / "metadata.jsonl").read_bytes()).hexdigest()[:16]}
-        if done.get("identity") == wanted:
+        if done.get("identity") == run_identity(get_profile(profile), cfg, open_dataset(dataset)):
             history = json.loads((Path(out) / "history.json").read_text(encoding="utf-8"))
             return TrainResult(Path(out), Path(out) / "adapters", done["step"], history, 0.0, done["step"])
     tuner = FineTuner(dataset, profile, out, cfg, resume=resume, progress=progress)
