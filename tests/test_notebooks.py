@@ -117,3 +117,21 @@ def test_the_data_notebook_runs_a_round_and_writes_a_dataset(suite):
     assert len(lines) == rec["samples"] >= rec["accepted_by_judges"]
     decided_by = {json.loads(line)["decided_by"] for line in lines}
     assert decided_by <= {"judges", "policy:judge_a"}
+
+
+@pytest.mark.slow
+def test_the_finetuning_notebook_trains_and_runs_table_5(suite):
+    from moranb.ablation import VARIANTS
+    from moranb.paper import TABLE5
+
+    rec = json.loads((suite / "09_self_modulated_finetuning.json").read_text())
+    assert rec["steps"] == 12 and rec["samples"] > 0 and rec["paper"] == TABLE5
+    assert set(rec["vq5"]) == set(VARIANTS) and all(v is not None for v in rec["vq5"].values())
+    table = Path(rec["table"]).read_text()
+    assert "| without human-in-the-loop | 0.785 |" in table and "(offline, 5 of 6 parts)" in table
+    assert (Path(rec["adapters"]) / "adapters.json").is_file()
+    compare = suite / "09_self_modulated_finetuning" / "compare"
+    tuned = json.loads((compare / "fine-tuned" / "manifest.json").read_text())
+    assert tuned["adapters"]["dir"] == rec["adapters"]
+    assert not np.array_equal(read_video(compare / "base" / "video.mp4").frames,
+                              read_video(compare / "fine-tuned" / "video.mp4").frames)

@@ -448,7 +448,8 @@ def finetune(dataset, profile: "str | Profile" = "tiny", out="outputs/finetune",
 
 
 def plot_history(histories: dict[str, list[dict]], path) -> Path:
-    """Loss and alpha_i over steps, one line per agent (and per run when several are given), as a PNG at `path`."""
+    """A PNG at `path`: each agent's training loss over the steps (one panel per agent) and alpha_i (the last
+    panel); one colour per run when several are given (the ablation's variants), one line style per agent."""
     import io
 
     import matplotlib
@@ -459,20 +460,25 @@ def plot_history(histories: dict[str, list[dict]], path) -> Path:
 
     from ..io import save_image
 
-    fig, (ax_loss, ax_alpha) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
-    for label, history in histories.items():
-        if not history:
-            continue
+    histories = {label: h for label, h in histories.items() if h}
+    agents = list(next(iter(histories.values()))[0]["loss"]) if histories else []
+    fig, axes = plt.subplots(1, len(agents) + 1, figsize=(4.2 * (len(agents) + 1), 3.8), dpi=100, squeeze=False)
+    axes = axes[0]
+    styles = ["-", "--", ":", "-."]
+    for c, (label, history) in enumerate(histories.items()):
         steps = [r["step"] for r in history]
-        for agent in history[0]["loss"]:
-            name = f"{label} {agent}".strip()
-            ax_loss.plot(steps, [r["loss"][agent] for r in history], marker=".", label=name)
-            ax_alpha.plot(steps, [r["alpha"][agent] for r in history], marker=".", label=name)
-    ax_loss.set(title="training loss per agent", xlabel="step", ylabel="loss")
-    ax_alpha.set(title="self-modulation factor alpha_i = ||z_i|| / sqrt(d)", xlabel="step", ylabel="alpha_i")
-    for ax in (ax_loss, ax_alpha):
+        color = f"C{c}"
+        for k, agent in enumerate(agents):
+            axes[k].plot(steps, [r["loss"][agent] for r in history], color=color, marker=".", label=label or agent)
+            axes[-1].plot(steps, [r["alpha"][agent] for r in history], color=color, linestyle=styles[k % 4],
+                          label=f"{label} {agent}".strip())
+    for k, agent in enumerate(agents):
+        axes[k].set(title=f"{agent}: training loss", xlabel="step", ylabel="loss")
+    axes[-1].set(title="alpha_i = ||z_i|| / sqrt(dim z_i)", xlabel="step", ylabel="alpha_i (lr = alpha_i x base lr)")
+    for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if len(histories) > 1 or ax is axes[-1]:
+            ax.legend(fontsize=6)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
