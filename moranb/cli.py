@@ -18,6 +18,7 @@ def _common(parser: argparse.ArgumentParser, frames: bool = True):
     parser.add_argument("--out", required=True, help="output directory (created if needed)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--review", help="a decisions JSON file (see moranb.review.DecisionsFile) or 'approve'")
+    parser.add_argument("--adapters", help="fine-tuned agents: the adapters folder `moranb finetune` wrote")
     if frames:
         parser.add_argument("--frames", type=int, dest="frames_per_segment", help="frames per segment")
 
@@ -66,6 +67,24 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "'edit' restyles the first frame with image-to-image")
     p.add_argument("--segments", type=int)
 
+    p = sub.add_parser("finetune", help="self-modulated fine-tuning of the agents on a moranb dataset (resumable; "
+                                        "multi-GPU with `accelerate launch -m moranb.cli finetune ...`)")
+    p.add_argument("dataset", help="a dataset folder (moranb.data.build_dataset)")
+    p.add_argument("--profile", default="tiny")
+    p.add_argument("--out", required=True, help="run folder: checkpoints/, adapters/, history.json, training.png")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--agents", nargs="+", choices=["text_to_image", "image_to_video"])
+    p.add_argument("--steps-per-round", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--gradient-accumulation", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--lora-rank", type=int)
+    p.add_argument("--frames", type=int, help="frames of the image-to-video clips (default: the profile's segment)")
+    p.add_argument("--full-finetune", action="store_true", help="train the whole denoisers, not LoRA adapters")
+    p.add_argument("--no-self-modulation", action="store_true", help="alpha_i = 1 (z_i still trained)")
+    p.add_argument("--modulation-init", choices=["mod-token", "random"])
+    p.add_argument("--restart", action="store_true", help="ignore the checkpoints in --out and start over")
+
     p = sub.add_parser("build-tiny", help="build the tiny profile's models into the cache (done on first use)")
     p.add_argument("--dir", help="where to build them (default: $MORANB_CACHE/tiny-<version>, see moranb.tiny)")
     return parser
@@ -79,7 +98,14 @@ def run(args: argparse.Namespace):
 
         print(ensure_tiny_models(args.dir))
         return None
-    common = dict(profile=args.profile, seed=args.seed, out_dir=args.out, review=args.review)
+    if args.command == "finetune":
+        return _finetune(args)
+    profile = args.profile
+    if args.adapters:
+        from .config import get_profile
+
+        profile = get_profile(profile, adapters=args.adapters)
+    common = dict(profile=profile, seed=args.seed, out_dir=args.out, review=args.review)
     frames = getattr(args, "frames_per_segment", None)
     if args.command == "t2v":
         return tasks.text_to_video(args.prompt, segments=args.segments, frames_per_segment=frames, width=args.width,
@@ -99,6 +125,27 @@ def run(args: argparse.Namespace):
         return tasks.simulate_digital_world(args.prompt, segments=args.segments, frames_per_segment=frames,
                                             **given, **common)
     raise AssertionError(args.command)
+
+
+def _finetune(args):
+    from .train import finetune
+
+    names = ("agents", "steps_per_round", "batch_size", "gradient_accumulation", "lr", "lora_rank", "frames",
+             "modulation_init")
+    config = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if "agents" in config:
+        config["agents"] = tuple(config["agents"])
+    if args.full_finetune:
+        config["full_finetune"] = True
+    if args.no_self_modulation:
+        config["self_modulation"] = False
+    result = finetune(args.dataset, args.profile, args.out, resume=not args.restart, seed=args.seed, **config)
+    last = result.history[-1] if result.history else {}
+    print(f"fine-tuned {result.steps} steps -> {result.adapters}")
+    for agent, loss in last.get("loss", {}).items():
+        print(f"  {agent}: last loss {loss:.4f}, alpha {last['alpha'][agent]:.3f}")
+    print(f"  use them: --adapters {result.adapters}  (Python: get_profile(..., adapters=...))")
+    return None
 
 
 def _print(result):

@@ -213,3 +213,34 @@ def test_the_ablation_runs_all_five_variants(tiny, data_dir, tmp_path):
     table = (tmp_path / "table5.md").read_text()
     assert "without self-modulation" in table and "0.797" in table and "(offline)" in table
     assert (tmp_path / "training.png").stat().st_size > 1000
+
+
+def test_full_finetuning_of_one_agent_exports_a_whole_denoiser_that_reloads(tiny, dataset, tmp_path):
+    result = finetune(dataset, tiny, tmp_path, agents=("text_to_image",), full_finetune=True, steps_per_round=2,
+                      checkpoint_every=1, lr=1e-3, **QUICK)
+    meta = json.loads((result.adapters / "adapters.json").read_text())
+    assert meta["full_finetune"] and list(meta["agents"]) == ["text_to_image"]
+    assert (result.adapters / "text_to_image" / "denoiser.safetensors").is_file()
+    assert not (result.adapters / "image_to_video").exists()
+    tuned = get_profile(tiny, adapters=str(result.adapters))
+    base_image = np.asarray(TextToImageAgent(tiny)("a red kite", seed=3))
+    once = np.asarray(TextToImageAgent(tuned)("a red kite", seed=3))
+    models.clear()
+    assert np.array_equal(np.asarray(TextToImageAgent(tuned)("a red kite", seed=3)), once)
+    assert not np.array_equal(once, base_image)
+
+
+def test_the_command_line_fine_tunes_and_a_task_uses_the_adapters(tiny, dataset, tmp_path, capsys):
+    from moranb.cli import main
+
+    assert main(["finetune", str(dataset.path), "--out", str(tmp_path / "ft"), "--steps-per-round", "2",
+                 "--batch-size", "2", "--agents", "image_to_video", "--no-self-modulation", "--frames", str(FRAMES)]) == 0
+    out = capsys.readouterr().out
+    assert "fine-tuned 2 steps" in out and "image_to_video: last loss" in out and "alpha 1.000" in out
+    adapters = tmp_path / "ft" / "adapters"
+    assert main(["t2v", "a red kite", "--out", str(tmp_path / "run"), "--segments", "1", "--frames", str(FRAMES),
+                 "--adapters", str(adapters)]) == 0
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["adapters"]["dir"] == str(adapters)
+    assert main(["t2v", "a red kite", "--out", str(tmp_path / "bad"), "--adapters", str(tmp_path)]) == 2
+    assert "holds no fine-tuned adapters" in capsys.readouterr().err

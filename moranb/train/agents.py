@@ -60,6 +60,14 @@ class AgentTrainer:
             if getattr(self.pipe, name, None) is not None:
                 getattr(self.pipe, name).requires_grad_(False).eval()
 
+    def release_encoders(self):
+        """Move the frozen encoders off the GPU once every sample is encoded: training needs only the denoiser."""
+        if self.device.type != "cpu":
+            for name in ("vae", "text_encoder", "text_encoder_2", "image_encoder"):
+                if getattr(self.pipe, name, None) is not None:
+                    getattr(self.pipe, name).to("cpu")
+            torch.cuda.empty_cache()
+
     @property
     def source(self) -> str:
         return getattr(self.profile, self.field).source

@@ -178,6 +178,8 @@ class FineTuner:
         self.optimizer = prepared[-1]
         self.step, self.history, self.resumed_from = 0, [], None
         self.encoded = self._encode_all()
+        for trainer in self.trainers.values():
+            trainer.release_encoders()
         if resume:
             self._resume()
 
