@@ -39,6 +39,33 @@ def atomic_path(path: str | os.PathLike):
             tmp.unlink()
 
 
+@contextlib.contextmanager
+def new_folder(folder: str | os.PathLike, sync: bool = False):
+    """Yield an empty hidden folder beside `folder`; when the block succeeds it replaces `folder` whole (a reader
+    sees the old folder or the new one, never half of one). `sync`: its files reach the disk before the swap."""
+    import tempfile
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        yield tmp
+        if sync:
+            for path in tmp.rglob("*"):
+                if path.is_file():
+                    with open(path, "rb") as fh:
+                        os.fsync(fh.fileno())
+        old = folder.with_name(f".{folder.name}-old")
+        if folder.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 PUBLISH_PREFIX = ".publish-"
 _PLAN = ".plan.json"  # in a staging folder: what to publish, written once every file is there
 _PARTIAL = re.compile(r"^\..+\.partial-(\d+)(\.[^.]*)?$|^\.write-test-(\d+)$")  # atomic_path, prepare_output_dir

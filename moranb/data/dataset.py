@@ -14,13 +14,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
 from ..errors import DatasetError, MoranbError
+from ..io import new_folder
 from ..video import Video, read_image, read_video
 from .decisions import read_decisions
 from .records import append_jsonl, read_jsonl
@@ -70,9 +70,7 @@ def build_dataset(data_dir, out=None, human: bool = True) -> "Dataset":
             f"no accepted samples in {len(rounds)} round(s) under '{data_dir}' ({tally['sets']} sets: "
             f"{tally['discarded']} discarded, {tally['undecided']} waiting for a person); decide the queued sets "
             f"(FilterPanel or resolve_queue) or run another round")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with new_folder(out) as tmp:
         (tmp / "videos").mkdir()
         (tmp / "first_frames").mkdir()
         for s, pick, by in samples:
@@ -89,14 +87,6 @@ def build_dataset(data_dir, out=None, human: bool = True) -> "Dataset":
                 "fps": manifest["video"]["fps"], "width": manifest["video"]["width"],
                 "height": manifest["video"]["height"], "source": s.candidates[pick]})
         (tmp / "summary.json").write_text(json.dumps({**tally, "samples": len(samples)}, indent=1) + "\n")
-        old = out.with_name(f".{out.name}-old")
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return Dataset(out)
 
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ..errors import CheckpointError
+from ..io import new_folder
 from .modulation import Modulation
 
 MANIFEST = "adapters.json"
@@ -50,9 +49,7 @@ def save_adapters(folder, trainers: dict, modulations: dict, meta: dict) -> Path
     from safetensors.torch import save_file
 
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    with new_folder(folder) as tmp:
         agents = {}
         for name, trainer in trainers.items():
             (tmp / name).mkdir()
@@ -72,14 +69,6 @@ def save_adapters(folder, trainers: dict, modulations: dict, meta: dict) -> Path
             digest.update(path.read_bytes())
         (tmp / MANIFEST).write_text(json.dumps({**meta, "agents": agents, "sha256": digest.hexdigest()[:16]},
                                                indent=2) + "\n", encoding="utf-8")
-        old = folder.with_name(f".{folder.name}-old")
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 

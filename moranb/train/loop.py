@@ -19,10 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +29,7 @@ import torch
 
 from ..config import Profile, get_profile
 from ..errors import CheckpointError, DatasetError, GPUMemoryError, InputError, MoranbError
+from ..io import new_folder
 from .adapters import MANIFEST, read_manifest, save_adapters
 from .agents import LORA_TARGETS, TRAINERS
 from .modulation import Modulation, random_init
@@ -344,9 +342,7 @@ class FineTuner:
         acc.wait_for_everyone()
         folder = self.out / "checkpoints" / f"step-{self.step:06d}"
         if acc.is_main_process:
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-            try:
+            with new_folder(folder, sync=True) as tmp:  # complete and on disk before it is named as a checkpoint
                 save_file(self._named(self.all_params), tmp / "trainable.safetensors")
                 ema_state = {}
                 if self.ema is not None:
@@ -358,15 +354,6 @@ class FineTuner:
                 state = {"step": self.step, "identity": self.identity, "history": self.history, "ema": ema_state,
                          "param_groups": optim["param_groups"]}
                 (tmp / "state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
-                for path in tmp.iterdir():  # on disk before the folder is named as a checkpoint
-                    with open(path, "rb") as fh:
-                        os.fsync(fh.fileno())
-                if folder.exists():
-                    shutil.rmtree(folder)
-                tmp.rename(folder)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
         acc.wait_for_everyone()
         return folder
 
