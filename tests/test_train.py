@@ -244,3 +244,18 @@ def test_the_command_line_fine_tunes_and_a_task_uses_the_adapters(tiny, dataset,
     assert manifest["adapters"]["dir"] == str(adapters)
     assert main(["t2v", "a red kite", "--out", str(tmp_path / "bad"), "--adapters", str(tmp_path)]) == 2
     assert "holds no fine-tuned adapters" in capsys.readouterr().err
+
+
+def test_rounds_train_in_order_each_on_every_sample_so_far(tiny, dataset, tmp_path):
+    two = shutil.copytree(dataset.path, tmp_path / "two-rounds")
+    lines = [json.loads(line) for line in (two / "metadata.jsonl").read_text().splitlines()]
+    lines[-1]["round"] = 2  # the last sample came from a second round
+    (two / "metadata.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    tuner = FineTuner(two, tiny, tmp_path / "run", steps_per_round=2, **QUICK)
+    assert tuner.total_steps == 4
+    new = len(lines) - 1
+    assert all(new not in tuner._indices(step, 0) for step in range(2))  # round 1: round 1's samples only
+    later = {i for step in range(2, 40) for i in tuner._indices(step, 0)}  # round 2 (and after): every sample
+    assert later == set(range(len(lines)))
+    result = tuner.run()
+    assert [r["round"] for r in result.history] == [1, 1, 2, 2]  # round 2 continues from round 1's weights
