@@ -432,7 +432,12 @@ def finetune(dataset, profile: "str | Profile" = "tiny", out="outputs/finetune",
         if done.get("identity") == run_identity(get_profile(profile), cfg, open_dataset(dataset)):
             history = json.loads((Path(out) / "history.json").read_text(encoding="utf-8"))
             return TrainResult(Path(out), Path(out) / "adapters", done["step"], history, 0.0, done["step"])
-    tuner = FineTuner(dataset, profile, out, cfg, resume=resume, progress=progress)
+    try:
+        tuner = FineTuner(dataset, profile, out, cfg, resume=resume, progress=progress)
+    except torch.OutOfMemoryError:
+        raise GPUMemoryError(
+            "out of GPU memory loading the agents or encoding the dataset for fine-tuning; fine-tune one agent at a "
+            "time (agents=('text_to_image',) then ('image_to_video',)) or use a GPU with more memory") from None
     return tuner.run(stop_after=stop_after)
 
 
