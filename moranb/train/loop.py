@@ -436,8 +436,8 @@ def finetune(dataset, profile: "str | Profile" = "tiny", out="outputs/finetune",
         tuner = FineTuner(dataset, profile, out, cfg, resume=resume, progress=progress)
     except torch.OutOfMemoryError:
         raise GPUMemoryError(
-            "out of GPU memory loading the agents or encoding the dataset for fine-tuning; fine-tune one agent at a "
-            "time (agents=('text_to_image',) then ('image_to_video',)) or use a GPU with more memory") from None
+            "out of GPU memory loading the agents or encoding the dataset for fine-tuning; use a GPU with more "
+            "memory, or fine-tune fewer agents (e.g. agents=('image_to_video',))") from None
     return tuner.run(stop_after=stop_after)
 
 
