@@ -11,9 +11,10 @@ Each agent is trained with the objective its diffusers pipeline samples with:
   v-prediction; EDM's own weight (sigma^2+1)/sigma^2 when gamma is None). The conditioning image goes through the
   pipeline's own encoders (`_encode_image`, `_encode_vae_image`), noise-augmented once per sample (fixed seed).
 
-Image-to-image (InstructPix2Pix) and connection (LTX-Video) are not trained: the data-free dataset holds no edit
-instructions with before/after images, and connection training would need pairs of videos joined by a known
-transition. Their models stay as loaded.
+Image-to-image (InstructPix2Pix) is not trained: the data-free dataset holds no edit instructions with before/after
+images. Connection (LTX-Video) is not trained yet, though the data holds its inputs (a clip's first and last frames
+and the frames between): its condition pipeline appends the last-frame condition as extra tokens with their own
+positions and per-token timesteps, and a training path that mirrors it is still to be written. Both stay as loaded.
 
 The frozen parts (VAE, text and image encoders) run once per sample, in `encode`; their outputs are kept, so an epoch
 never re-encodes a frame.
