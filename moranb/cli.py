@@ -85,6 +85,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modulation-init", choices=["mod-token", "random"])
     p.add_argument("--restart", action="store_true", help="ignore the checkpoints in --out and start over")
 
+    p = sub.add_parser("batch", help="a task over a prompt x seed grid, videos named as VBench expects (resumable; "
+                                     "sharded with `accelerate launch --multi_gpu --num_processes N -m moranb.cli "
+                                     "batch ...`)")
+    p.add_argument("source", help="'vbench' (VBench's standard prompt suite), a .txt file (one prompt a line) or a "
+                                  ".jsonl file (one {\"prompt\": ..., option: value} a line)")
+    p.add_argument("--task", default="text_to_video", help="the task each item runs (default: text_to_video)")
+    p.add_argument("--profile", default="tiny")
+    p.add_argument("--out", required=True, help="batch folder: videos/{prompt}-{i}.mp4, items/, batch.json, "
+                                                "summary.json")
+    p.add_argument("--samples", type=int, help="videos a prompt (default 5, VBench's), sample i made with seed i")
+    p.add_argument("--seeds", type=int, nargs="+", help="the seed of each sample (default 0 1 2 3 4)")
+    p.add_argument("--dimensions", nargs="+", help="VBench's suite: only the prompts of these dimensions")
+    p.add_argument("--limit", type=int, help="only the first N prompts (of each chosen dimension for 'vbench')")
+    p.add_argument("--segments", type=int)
+    p.add_argument("--frames", type=int, dest="frames_per_segment", help="frames per segment")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--prompt-backend", choices=PROMPT_BACKENDS, help="default: the profile's")
+    p.add_argument("--adapters", help="fine-tuned agents: the adapters folder `moranb finetune` wrote")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     p = sub.add_parser("build-tiny", help="build the tiny profile's models into the cache (done on first use)")
     p.add_argument("--dir", help="where to build them (default: $MORANB_CACHE/tiny-<version>, see moranb.tiny)")
     return parser
@@ -100,6 +121,8 @@ def run(args: argparse.Namespace):
         return None
     if args.command == "finetune":
         return _finetune(args)
+    if args.command == "batch":
+        return _batch(args)
     profile = args.profile
     if args.adapters:
         from .config import get_profile
@@ -145,6 +168,27 @@ def _finetune(args):
     for agent, loss in last.get("loss", {}).items():
         print(f"  {agent}: last loss {loss:.4f}, alpha {last['alpha'][agent]:.3f}")
     print(f"  use them: --adapters {result.adapters}  (Python: get_profile(..., adapters=...))")
+    return None
+
+
+def _batch(args):
+    from .batch import run_batch
+    from .config import get_profile
+
+    profile = get_profile(args.profile, adapters=args.adapters) if args.adapters else args.profile
+    names = ("segments", "frames_per_segment", "width", "height", "prompt_backend")
+    options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    summary = run_batch(args.source, task=args.task, profile=profile, out=args.out,
+                        seeds=args.seeds or (args.samples or 5), samples=args.samples if args.seeds else None,
+                        dimensions=args.dimensions, limit=args.limit, progress=not args.no_progress, **options)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:
+        print(f"batch: {summary['made']} made, {summary['skipped']} skipped (done before), {summary['failed']} failed "
+              f"of {summary['items']} ({summary['processes']} process(es), {summary['gpu_hours']:.3f} device-hours) "
+              f"-> {summary['videos']}")
+        for failure in summary["failures"]:
+            print(f"  failed {failure['name']}: {failure['reason']}")
     return None
 
 
