@@ -135,3 +135,27 @@ def test_the_finetuning_notebook_trains_and_runs_table_5(suite):
     assert tuned["adapters"]["dir"] == rec["adapters"]
     assert not np.array_equal(read_video(compare / "base" / "video.mp4").frames,
                               read_video(compare / "fine-tuned" / "video.mp4").frames)
+
+
+@pytest.mark.slow
+def test_the_vbench_suite_notebook_makes_a_slice_vbench_finds_and_scores(suite):
+    from moranb.batch import load_prompts
+
+    rec = json.loads((suite / "10_vbench_suite.json").read_text())
+    batch = Path(rec["batch"])
+    assert batch == suite / "10_vbench_suite" and rec["backend"] == "offline"
+    prompts = load_prompts("vbench", rec["dimensions"], rec["limit"])
+    names = sorted(f"{e['prompt']}-{i}.mp4" for e in prompts for i in range(rec["samples"]))
+    assert sorted(p.name for p in (batch / "videos").iterdir()) == names  # VBench's names, nothing else
+    assert rec["items"] == rec["made"] == rec["rerun_skipped"] == rec["vbench_found"] == len(names) > 0
+    assert rec["failed"] == 0
+    for name in names:
+        item = json.loads((batch / "items" / name[: -len(".mp4")] / "item.json").read_text())
+        assert item["status"] == "done" and item["seed"] == rec["seed"] + item["index"]
+    results = json.loads((batch / "vbench_results.json").read_text())
+    consistency = results["dimensions"]["subject_consistency"]
+    served = sum("subject_consistency" in e["dimensions"] for e in prompts)
+    assert consistency["value"] is not None and consistency["videos"] == served * rec["samples"]
+    assert rec["scores"]["subject_consistency"] == consistency["value"]
+    assert results["dimensions"]["temporal_style"]["value"] is None  # offline: no honest text alignment
+    assert "ViCLIP" in results["dimensions"]["temporal_style"]["reason"]
