@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="tiny")
     p.add_argument("--out", required=True, help="run folder: checkpoints/, adapters/, history.json, training.png")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--agents", nargs="+", choices=["text_to_image", "image_to_video"])
+    p.add_argument("--agents", nargs="+", choices=["text_to_image", "image_to_video", "connection"])
     p.add_argument("--steps-per-round", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--gradient-accumulation", type=int)
@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapters", help="fine-tuned agents: the adapters folder `moranb finetune` wrote")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("plan", help="GPU memory a profile needs before downloading it: weights per model, the "
+                                    "peak for its placement (all on the GPU, or CPU offload), fits or not")
+    p.add_argument("--profile", default="lowvram", help="full or lowvram (the real models)")
+    p.add_argument("--gpu-gb", type=float, default=16.0, help="the GPU's memory in GiB, as nvidia-smi gives it "
+                                                              "(a '16 GB' T4: 15); default 16")
+
     p = sub.add_parser("build-tiny", help="build the tiny profile's models into the cache (done on first use)")
     p.add_argument("--dir", help="where to build them (default: $MORANB_CACHE/tiny-<version>, see moranb.tiny)")
     return parser
@@ -118,6 +124,11 @@ def run(args: argparse.Namespace):
         from .tiny import ensure_tiny_models
 
         print(ensure_tiny_models(args.dir))
+        return None
+    if args.command == "plan":
+        from .plan import plan
+
+        print(plan(args.profile, gpu_gb=args.gpu_gb).table())
         return None
     if args.command == "finetune":
         return _finetune(args)

@@ -1,0 +1,132 @@
+"""The paper's models at their published sizes (moranb.realsize, on the meta device) and `moranb plan`."""
+
+import pytest
+
+from moranb import realsize
+from moranb.errors import InputError
+
+SDXL = "stabilityai/stable-diffusion-xl-base-1.0"
+REFINER = "stabilityai/stable-diffusion-xl-refiner-1.0"
+LTX = "Lightricks/LTX-Video-0.9.5"
+
+# Measured on the real checkpoints (issue 14); the configs must give them to 3 significant digits.
+DENOISERS = {
+    (SDXL, "unet"): 2.567e9,
+    (REFINER, "unet"): 2.260e9,
+    ("timbrooks/instruct-pix2pix", "unet"): 0.860e9,
+    ("stabilityai/stable-video-diffusion-img2vid-xt", "unet"): 1.525e9,
+    (LTX, "transformer"): 1.923e9,
+    (LTX, "text_encoder"): 4.762e9,
+}
+
+
+@pytest.mark.parametrize("source,component", list(DENOISERS))
+def test_published_counts_to_three_digits(source, component):
+    n, target = realsize.count(source, component), DENOISERS[(source, component)]
+    assert f"{n:.3g}" == f"{target:.3g}"
+    assert abs(n - target) / target < 1e-3
+    assert realsize.build(source, component).device.type == "meta"  # no memory
+
+
+def test_llm_and_judge_counts_roughly():
+    for source, component in [("meta-llama/Meta-Llama-3-8B-Instruct", "model"), ("Qwen/Qwen2.5-1.5B-Instruct", "model"),
+                              ("llava-hf/llava-onevision-qwen2-7b-ov-hf", "model"),
+                              ("llava-hf/llava-onevision-qwen2-0.5b-ov-hf", "model"),
+                              ("Qwen/Qwen2-VL-7B-Instruct", "model"), ("Qwen/Qwen2-VL-2B-Instruct", "model")]:
+        assert realsize.count(source, component) == pytest.approx(realsize.PUBLISHED[(source, component)], rel=0.01)
+
+
+def test_every_profile_model_has_an_architecture():
+    from moranb.config import get_profile
+    from moranb.plan import COMPONENTS
+
+    for name in ("full", "lowvram"):
+        profile = get_profile(name)
+        for field, components in COMPONENTS.items():
+            for component in components:
+                assert realsize.part(getattr(profile, field).source, component).config
+
+
+def test_unknown_model_is_one_line():
+    with pytest.raises(InputError, match="no real-size architecture known for model '/models/mine'") as info:
+        realsize.part("/models/mine", "unet")
+    assert "\n" not in str(info.value)
+    with pytest.raises(InputError, match="has no component 'transformer'"):
+        realsize.part(SDXL, "transformer")
+
+
+@pytest.mark.slow
+def test_wiring_check_passes():
+    lines = realsize.check("lowvram")
+    text = "\n".join(lines)
+    for expected in ["concatenated -> UNet cross-attention: (1, 77, 2048)", "add_embedding: (2816,)",
+                     "aesthetic score) -> add_embedding: (2560,)", "refiner", "(1, 77, 1280)",
+                     "image latents -> UNet input channels: (8,)", "image embedding -> UNet cross-attention: (2, 1, 1024)",
+                     "-> add_embedding: (768,)", "25 frames at 1024x576 (CFG batch 2): (2, 25, 4, 72, 128)",
+                     "caption projection: (4096,)", "transformer input channels: (128,)", "LTX".lower()]:
+        assert expected in text
+
+
+@pytest.mark.slow
+def test_wiring_check_catches_a_wrong_width(monkeypatch):
+    # InstructPix2Pix with SD 1.5's 4 input channels cannot take the image latents beside the noise.
+    source = "timbrooks/instruct-pix2pix"
+    wrong = dict(realsize.ARCHITECTURES[source])
+    wrong["unet"] = realsize.Part(wrong["unet"].cls, dict(realsize.PIX2PIX_UNET, in_channels=4), "SD 1.5 UNet")
+    monkeypatch.setitem(realsize.ARCHITECTURES, source, wrong)
+    with pytest.raises(realsize.WiringError, match=r"image latents -> UNet input channels: got shape \(8,\), "
+                                                   r"expected \(4,\)"):
+        realsize.check("full", agents=["image_to_image"])
+
+
+@pytest.mark.slow
+def test_plan_follows_from_counts_and_dtypes():
+    from moranb.plan import ACTIVATION_MARGIN, DTYPE_BYTES, GiB, OVERHEAD_GIB, plan
+
+    low, full = plan("lowvram", gpu_gb=16), plan("full", gpu_gb=80)
+    for p in (low, full):
+        for m in p.models:
+            assert m.gib == m.params * DTYPE_BYTES[m.dtype] / GiB
+        assert p.peak_gib == max(s.total_gib for s in p.steps)
+        for s in p.steps:
+            assert s.total_gib == pytest.approx(s.weights_gib + s.activations_gib * ACTIVATION_MARGIN + OVERHEAD_GIB)
+    t5 = next(m for m in low.models if m.component == "text_encoder" and m.field == "connection")
+    assert t5.params == realsize.count(LTX, "text_encoder")
+    assert t5.dtype == "bfloat16" and t5.gib == pytest.approx(4.762e9 * 2 / GiB, rel=1e-3)
+    # full: every task model stays on the GPU; lowvram: only the running one, the LLM on the CPU.
+    assert all(s.weights_gib >= full.weights_gib for s in full.steps)
+    assert full.weights_gib == pytest.approx(sum(m.gib for m in full.models if m.field not in ("judge_a", "judge_b")))
+    assert {m.on_gpu for m in low.models if m.field == "llm"} == {"never (CPU)"}
+    unet = next(s for s in low.steps if s.label == "SDXL base UNet step")
+    assert unet.weights_gib == pytest.approx(2.567e9 * 2 / GiB, rel=1e-3)
+    assert low.peak_gib < full.peak_gib
+    assert low.fits and low.peak_gib < 16
+    assert low.round_peak_gib == pytest.approx(low.peak_gib + low.judges_gib)
+    # Smaller decode chunks in lowvram: less memory in SVD's decode.
+    decode = {p.profile: next(s for s in p.steps if s.label.startswith("SVD VAE decode")) for p in (low, full)}
+    assert decode["lowvram"].activations_gib < decode["full"].activations_gib
+    assert not plan("lowvram", gpu_gb=8).fits
+
+
+def test_plan_bad_input_is_one_line():
+    from moranb.plan import plan
+
+    with pytest.raises(InputError, match="gpu_gb must be a positive"):
+        plan("lowvram", gpu_gb=0)
+    with pytest.raises(InputError, match="tiny profile .* needs no plan"):
+        plan("tiny")
+    with pytest.raises(InputError, match="unknown profile 'huge'"):
+        plan("huge")
+
+
+@pytest.mark.slow
+def test_moranb_plan_prints_its_table(capsys):
+    from moranb.cli import main
+
+    assert main(["plan", "--profile", "lowvram", "--gpu-gb", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "### moranb plan: profile `lowvram`" in out
+    assert "| connection | T5-XXL encoder (t5-v1_1-xxl) | 4.762 B | bfloat16 | 8.87 | while running |" in out
+    assert "**Peak, the six tasks:" in out and "fits a 16 GiB GPU" in out
+    assert main(["plan", "--profile", "tiny"]) == 2
+    assert "moranb: error: the tiny profile" in capsys.readouterr().err
