@@ -7,10 +7,11 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from moranb import data, get_profile, models
-from moranb.agents import TextToImageAgent
+from moranb.agents import ConnectionAgent, TextToImageAgent
 from moranb.agents.judge import Judgement
 from moranb.errors import CheckpointError, DatasetError, GPUMemoryError
 from moranb.train import FineTuner, finetune
@@ -34,11 +35,12 @@ def scripted(name, picks):
 
 @pytest.fixture(scope="module")
 def data_dir(tiny, tmp_path_factory):
-    """One round of 3 prompts: the judges agree on two sets, a policy decides the third (the human step)."""
+    """One round of 3 prompts: the judges agree on two sets, a policy decides the third (the human step). Videos of
+    9 frames, a connection's length (image-to-video trains on the first FRAMES)."""
     root = tmp_path_factory.mktemp("train-data")
     judges = [scripted("A", [0, 1, 0]), scripted("B", [0, 1, 1])]
     result = data.synthesize_round(root, round=1, profile=tiny, prompts=3, judges=judges, segments=1,
-                                   frames_per_segment=FRAMES, candidates=2, progress=False)
+                                   frames_per_segment=tiny.connection_frames, candidates=2, progress=False)
     data.resolve_queue(result.dir, policy="judge_a")
     return root
 
@@ -86,7 +88,7 @@ def test_each_group_learns_at_base_lr_times_alpha_recomputed_every_step(tiny, da
     assert tuner.modulations["text_to_image"].alpha != pytest.approx(tuner.modulations["image_to_video"].alpha)
     fixed = FineTuner(dataset, tiny, tmp_path / "fixed", lr=1e-4, self_modulation=False, **QUICK)
     fixed.train_step()
-    assert [g["lr"] for g in fixed.optimizer.param_groups] == [1e-4, 1e-4]
+    assert [g["lr"] for g in fixed.optimizer.param_groups] == [1e-4] * 3
 
 
 def test_an_agent_whose_alpha_is_zero_does_not_change(tiny, dataset, tmp_path):
@@ -112,8 +114,10 @@ def test_z_moves_is_checkpointed_and_exported(tiny, dataset, trained, tmp_path):
     assert sorted(p.name for p in (trained.out / "checkpoints").iterdir()) == \
         ["step-000004", "step-000008", "step-000012"]
     meta = json.loads((trained.adapters / "adapters.json").read_text())
-    assert meta["step"] == 12 and meta["ema"] and set(meta["agents"]) == {"text_to_image", "image_to_video"}
-    assert (trained.adapters / "text_to_image" / "pytorch_lora_weights.safetensors").is_file()  # diffusers' format
+    assert meta["step"] == 12 and meta["ema"] and set(meta["agents"]) == {"text_to_image", "image_to_video",
+                                                                          "connection"}
+    for agent in ("text_to_image", "connection"):  # diffusers' LoRA format, which the pipelines' loaders read
+        assert (trained.adapters / agent / "pytorch_lora_weights.safetensors").is_file()
 
 
 def test_adapters_change_the_output_and_reload_to_identical_output(tiny, trained):
@@ -123,10 +127,14 @@ def test_adapters_change_the_output_and_reload_to_identical_output(tiny, trained
     pipe = TextToImageAgent(tuned).pipe
     assert "moranb_modulation" in dict(pipe.unet.named_modules())
     assert any("lora" in name for name, _ in pipe.unet.named_parameters())
+    start, end = Image.new("RGB", (96, 64), "red"), Image.new("RGB", (96, 64), "blue")
+    base_bridge = ConnectionAgent(tiny)(start, end, seed=1).frames
+    bridge = ConnectionAgent(tuned)(start, end, seed=1).frames
     models.clear()  # load everything again, from the files
     again = np.asarray(TextToImageAgent(tuned)("a red kite", seed=3))
-    assert not np.array_equal(once, base_image)
+    assert not np.array_equal(once, base_image) and not np.array_equal(bridge, base_bridge)
     assert np.array_equal(once, again)
+    assert np.array_equal(ConnectionAgent(tuned)(start, end, seed=1).frames, bridge)
 
 
 def test_a_task_on_the_tuned_profile_records_the_adapters(tiny, trained, tmp_path):

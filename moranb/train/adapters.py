@@ -4,6 +4,7 @@
     DIR/modulation.safetensors            z_i per agent (the learned modulation tokens, used at inference)
     DIR/text_to_image/pytorch_lora_weights.safetensors   SDXL's LoRA, as `save_lora_weights` writes it
     DIR/image_to_video/adapter_model.safetensors         SVD's LoRA (peft's state dict; SVD has no LoRA loader)
+    DIR/connection/pytorch_lora_weights.safetensors      LTX-Video's LoRA, as `save_lora_weights` writes it
     DIR/<agent>/denoiser.safetensors      instead of the LoRA, after full fine-tuning
 
 The folder is written whole beside its destination and renamed into place. Loading checks that the adapters were
@@ -44,7 +45,7 @@ def full_state(denoiser) -> dict:
 
 def save_adapters(folder, trainers: dict, modulations: dict, meta: dict) -> Path:
     """Write the adapters of `trainers` (agent -> AgentTrainer, LoRA or fully trained) and their z_i."""
-    from diffusers import StableDiffusionXLPipeline
+    from diffusers import LTXConditionPipeline, StableDiffusionXLPipeline
     from diffusers.utils import convert_state_dict_to_diffusers
     from safetensors.torch import save_file
 
@@ -58,6 +59,9 @@ def save_adapters(folder, trainers: dict, modulations: dict, meta: dict) -> Path
             elif name == "text_to_image":
                 StableDiffusionXLPipeline.save_lora_weights(
                     tmp / name, unet_lora_layers=convert_state_dict_to_diffusers(lora_state(trainer.denoiser)))
+            elif name == "connection":
+                LTXConditionPipeline.save_lora_weights(
+                    tmp / name, transformer_lora_layers=convert_state_dict_to_diffusers(lora_state(trainer.denoiser)))
             else:
                 save_file(lora_state(trainer.denoiser), tmp / name / "adapter_model.safetensors")
             agents[name] = {"source": trainer.source, "class": type(trainer.denoiser).__name__,
@@ -95,7 +99,7 @@ def apply_adapters(pipe, field: str, profile) -> None:
     agent = meta["agents"].get(field)
     if agent is None:
         return
-    denoiser = pipe.unet
+    denoiser = pipe.transformer if field == "connection" else pipe.unet
     if agent["denoiser"] != denoiser_fingerprint(denoiser):
         raise CheckpointError(
             f"the adapters in '{folder}' were trained on profile '{meta['profile']}' for {agent['class']} "
@@ -105,7 +109,7 @@ def apply_adapters(pipe, field: str, profile) -> None:
     dtype = getattr(profile, field).torch_dtype(profile)
     if meta["full_finetune"]:
         denoiser.load_state_dict(load_file(folder / field / "denoiser.safetensors"))
-    elif field == "text_to_image":
+    elif field in ("text_to_image", "connection"):  # the pipelines' own LoRA loaders read diffusers' format
         from diffusers.utils import logging
 
         level = logging.get_verbosity()

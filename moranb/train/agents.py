@@ -11,10 +11,11 @@ Each agent is trained with the objective its diffusers pipeline samples with:
   v-prediction; EDM's own weight (sigma^2+1)/sigma^2 when gamma is None). The conditioning image goes through the
   pipeline's own encoders (`_encode_image`, `_encode_vae_image`), noise-augmented once per sample (fixed seed).
 
+- connection (LTX-Video's transformer) on (a clip's first frame, its last frame, the clip): flow matching, with the
+  conditioning built by the pipeline's own `prepare_latents` (see `ConnectionTrainer`).
+
 Image-to-image (InstructPix2Pix) is not trained: the data-free dataset holds no edit instructions with before/after
-images. Connection (LTX-Video) is not trained yet, though the data holds its inputs (a clip's first and last frames
-and the frames between): its condition pipeline appends the last-frame condition as extra tokens with their own
-positions and per-token timesteps, and a training path that mirrors it is still to be written. Both stay as loaded.
+images. It stays as loaded.
 
 The frozen parts (VAE, text and image encoders) run once per sample, in `encode`; their outputs are kept, so an epoch
 never re-encodes a frame.
@@ -42,6 +43,7 @@ def _pixels(frames: np.ndarray) -> torch.Tensor:
 class AgentTrainer:
     field: str  # the profile field naming the agent's model
     pipeline_class: str
+    denoiser_name = "unet"  # the pipeline component that is trained
 
     def __init__(self, profile: Profile, device: torch.device, dtype: torch.dtype):
         import diffusers
@@ -54,7 +56,7 @@ class AgentTrainer:
         self.pipe.set_progress_bar_config(disable=True)
         if self.pipe.vae.dtype != torch.float32:
             self.pipe.vae.to(torch.float32)  # it only encodes, once per sample; fp32 avoids SDXL's fp16 overflow
-        self.denoiser = self.pipe.unet
+        self.denoiser = getattr(self.pipe, self.denoiser_name)
         self.model = self.denoiser  # what the loss calls: the denoiser as accelerate prepared it (DDP on many GPUs)
         self.denoiser.requires_grad_(False)
         for name in ("vae", "text_encoder", "text_encoder_2", "image_encoder"):
@@ -181,4 +183,74 @@ class ImageToVideoTrainer(AgentTrainer):
         return (per_sample * weight).mean()
 
 
-TRAINERS = {"text_to_image": TextToImageTrainer, "image_to_video": ImageToVideoTrainer}
+class ConnectionTrainer(AgentTrainer):
+    """LTX-Video's transformer on (a clip's first frame, its last frame, the clip): the connection task itself.
+
+    Each step builds the model's input with the pipeline's own `prepare_latents`, given the noisy clip (sigma = 0
+    there, so it adds no noise of its own): the first frame's latents replace the first latent frame, the last frame's
+    are prepended as extra tokens with their own positions, and both carry timestep 0, exactly as at inference. The
+    loss is flow matching's (velocity = noise - clean latents) over the tokens left to denoise; sigma is drawn
+    logit-normal (min-SNR weighting does not apply to flow matching). The prompt is the profile's connection prompt,
+    the one the agent is given at inference.
+    """
+
+    field = "connection"
+    pipeline_class = "LTXConditionPipeline"
+    denoiser_name = "transformer"
+
+    def _text(self, text: str):
+        embeds, mask, _, _ = self.pipe.encode_prompt(text, do_classifier_free_guidance=False, device=self.device,
+                                                     max_sequence_length=128)
+        return embeds, mask
+
+    @torch.no_grad()
+    def modulation_init(self) -> torch.Tensor:
+        """E("[Mod]"): the mean of the T5 encoder's states over the token's own positions (no end or padding)."""
+        embeds, mask = self._text(MOD_TOKEN)
+        n = int(mask[0].sum()) - 1  # without the end token
+        return embeds[0, :max(n, 1)].float().mean(0).cpu()
+
+    @torch.no_grad()
+    def encode(self, sample, frames: int, seed: int) -> dict:
+        n = self.profile.connection_frames
+        video = sample.video
+        if video.num_frames < n:
+            raise InputError(f"sample {sample.id} has {video.num_frames} frames, fewer than the {n} of a connection; "
+                             f"fine-tune without it (agents=('text_to_image', 'image_to_video')) or make the round's "
+                             f"videos longer (more segments)")
+        pipe = self.pipe
+        clip = _pixels(video.frames[:n]).permute(1, 0, 2, 3).unsqueeze(0).to(self.device)  # (1, 3, F, H, W)
+        latents = pipe.vae.encode(clip).latent_dist.mode()
+        latents = pipe._normalize_latents(latents, pipe.vae.latents_mean, pipe.vae.latents_std)
+        embeds, mask = self._text(self.profile.connection_prompt)
+        return {"latents": latents[0].float().cpu(), "embeds": embeds[0].float().cpu(), "mask": mask[0].cpu(),
+                "first": clip[0, :, :1].float().cpu(), "last": clip[0, :, -1:].float().cpu()}
+
+    def loss(self, batch: dict, generator: torch.Generator, snr_gamma: float | None) -> torch.Tensor:
+        pipe, n = self.pipe, self.profile.connection_frames
+        x0 = batch["latents"].to(self.device)  # (B, C, F', h, w)
+        b = x0.shape[0]
+        sigma = torch.sigmoid(torch.randn((b,), generator=generator)).clamp(1e-3, 1.0).to(self.device)
+        noise = torch.randn(x0.shape, generator=generator).to(self.device)
+        s = sigma.view(b, 1, 1, 1, 1)
+        noisy = s * noise + (1 - s) * x0
+        height, width = batch["first"].shape[-2:]
+        with torch.no_grad():
+            tokens, cond_mask, coords, extra = pipe.prepare_latents(
+                [batch["first"].to(self.device), batch["last"].to(self.device)], [1.0, 1.0], [0, n - 1],
+                batch_size=b, num_channels_latents=self.denoiser.config.in_channels, height=height, width=width,
+                num_frames=n, sigma=torch.zeros_like(s), latents=noisy, generator=generator, device=self.device,
+                dtype=torch.float32)
+        coords = coords.float()
+        coords[:, 0] = coords[:, 0] * (1.0 / self.profile.fps)
+        timestep = torch.min(sigma.view(b, 1) * 1000.0, (1 - cond_mask) * 1000.0)
+        pred = self.model(hidden_states=tokens.to(self.dtype), encoder_hidden_states=batch["embeds"].to(self.device, self.dtype),
+                          timestep=timestep, encoder_attention_mask=batch["mask"].to(self.device),
+                          video_coords=coords, return_dict=False)[0].float()[:, extra:]
+        target = pipe._pack_latents(noise - x0, pipe.transformer_spatial_patch_size,
+                                    pipe.transformer_temporal_patch_size)
+        free = (cond_mask[:, extra:] < 1).unsqueeze(-1).float()  # the tokens the model has to denoise
+        return (((pred - target) ** 2) * free).sum() / (free.sum() * pred.shape[-1]).clamp(min=1)
+
+
+TRAINERS = {"text_to_image": TextToImageTrainer, "image_to_video": ImageToVideoTrainer, "connection": ConnectionTrainer}

@@ -39,7 +39,7 @@ CHECKPOINT = re.compile(r"^step-(\d{6})$")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    agents: tuple[str, ...] = ("text_to_image", "image_to_video")
+    agents: tuple[str, ...] = tuple(TRAINERS)  # text_to_image, image_to_video, connection
     lr: float = 1e-5
     batch_size: int = 4
     steps_per_round: int = 12
