@@ -120,6 +120,10 @@ def _entry(item, where: str) -> dict:
     if not isinstance(item, dict) or not isinstance(item.get("prompt"), str):
         raise InputError(f"{where}: needs a \"prompt\" (text); got {str(item)[:80]}")
     options = {k: v for k, v in item.items() if k != "prompt"}
+    try:
+        json.dumps(options)
+    except (TypeError, ValueError):  # they are recorded with the item and compared on a rerun
+        raise InputError(f"{where}: options must be JSON values (text, numbers, lists); give paths as text") from None
     return {"prompt": check_prompt(item["prompt"], f"{where}: prompt"), "options": options, "dimensions": []}
 
 

@@ -111,6 +111,8 @@ def test_prompt_sources(tmp_path):
         load_prompts(jsonl)
     with pytest.raises(InputError, match="is not 'vbench', a .txt file"):
         load_prompts(tmp_path / "prompts.csv")
+    with pytest.raises(InputError, match="prompt 0: options must be JSON values"):
+        load_prompts([{"prompt": "a fox", "image": tmp_path / "fox.png"}])  # recorded, then compared on a rerun
 
     suite = vbench_suite()
     assert len(suite) == 944 and len({e["prompt"] for e in suite}) == 944  # 946 entries, two prompts listed twice
