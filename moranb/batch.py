@@ -25,7 +25,9 @@ What `out` holds:
   main process once every process has finished its share.
 
 Every process reads the same grid and the folder's state, then takes every n-th pending item (process i of n, in
-grid order); nothing else is shared between them, so on several machines `out` must be one shared folder. A video
+grid order); besides accelerate's barriers they share only the folder, so on several machines `out` must be one
+shared filesystem. (On a CPU-only machine, `accelerate launch --multi_gpu` is what starts several processes; its
+`--cpu` starts one unless MPI is installed.) A video
 reaches `videos/` by an atomic rename once the task has published and checked it, and its record comes last, so a
 kill loses at most the item in flight (whose finished stages the next run reuses). An item that fails with a
 one-line error or runs out of GPU memory is recorded and the run goes on; the next run tries it again.

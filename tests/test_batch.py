@@ -214,7 +214,8 @@ def test_vbench_own_matching_finds_every_video(reference, tmp_path):
     with contextlib.redirect_stdout(io.StringIO()):
         matched = VBench("cpu", str(info), str(tmp_path)).build_full_info_json(
             str(reference / "videos"), "moranb", [DIMENSION], mode="vbench_standard")
-    found = {e["prompt_en"]: sorted(Path(v).name for v in e["video_list"]) for e in json.loads(Path(matched).read_text())}
+    found = {e["prompt_en"]: sorted(Path(v).name for v in e["video_list"])
+             for e in json.loads(Path(matched).read_text())}
     assert found == {p: [f"{p}-{i}.mp4" for i in range(SAMPLES)] for p in prompts}
     assert vbench_finds(reference) == {"videos": PROMPTS * SAMPLES, "found": PROMPTS * SAMPLES, "not_found": []}
 

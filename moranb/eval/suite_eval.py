@@ -43,6 +43,7 @@ QUALITY_WEIGHT, SEMANTIC_WEIGHT = 4, 1  # VBench's Total Score: (4 x Quality + 1
 STYLE_METRICS = ("temporal_style", "appearance_style")  # scored against a text: the prompt, or the prompt's style
 BATCH_MANIFEST = "batch.json"  # written by moranb.batch; its "names" maps a safe file name back to its prompt
 _INDEXED = re.compile(r"^(.*)-(\d+)$")  # "{prompt}-{i}", as VBench's get_prompt_from_filename reads a name
+SAMPLES = 5  # VBench's standard mode looks for {prompt}-0 .. {prompt}-4 and no further
 
 
 def full_info_path() -> Path:
@@ -105,8 +106,8 @@ def check_dimensions(dimensions, suite: list[dict] | None = None) -> list[str]:
 
 
 def suite_videos(folder) -> tuple[Path, dict[str, list[Path]]]:
-    """The videos folder and each prompt's videos in it, matched as VBench matches them. `folder` is a batch
-    folder (its `videos/` and the manifest's `names` are used) or a folder of `{prompt}-{i}.mp4` files."""
+    """The videos folder and each prompt's videos in it, matched as VBench matches them (`{prompt}-{i}.mp4`,
+    i < 5). `folder` is a batch folder (its `videos/` and the manifest's `names` are used) or a folder of videos."""
     folder = Path(folder)
     videos, names = folder, {}
     if (folder / "videos").is_dir():
@@ -120,7 +121,7 @@ def suite_videos(folder) -> tuple[Path, dict[str, list[Path]]]:
     by_prompt: dict[str, list[Path]] = {}
     for path in sorted(videos.iterdir()):
         match = _INDEXED.match(path.stem)
-        if path.name.startswith(".") or path.suffix.lower() != ".mp4" or not match:
+        if path.name.startswith(".") or path.suffix.lower() != ".mp4" or not match or int(match.group(2)) >= SAMPLES:
             continue
         by_prompt.setdefault(names.get(match.group(1), match.group(1)), []).append(path)
     return videos, by_prompt
