@@ -174,7 +174,7 @@ def test_a_killed_run_resumes_without_redoing_finished_items(reference, tmp_path
     out = tmp_path / "killed"
     proc = launch(out)
     deadline = time.monotonic() + 240
-    while not ((out / "videos").is_dir() and any((out / "videos").glob("*.mp4"))):  # the first published video
+    while not ((out / "items").is_dir() and any((out / "items").glob("*/item.json"))):  # the first finished item
         assert proc.poll() is None, "the run ended before it could be killed: " + log_of(out)[-2000:]
         assert time.monotonic() < deadline
         time.sleep(0.02)
