@@ -176,6 +176,20 @@ def save_image(image, path: str | os.PathLike) -> Path:
     return path
 
 
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """A matplotlib figure as an RGB PNG at `path`, written atomically; the figure is closed."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    buffer.seek(0)
+    return save_image(Image.open(buffer).convert("RGB"), path)
+
+
 def png_bytes(image) -> bytes:
     """A PIL image encoded as PNG, in memory (for widgets and inline display)."""
     import io

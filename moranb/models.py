@@ -143,9 +143,11 @@ def load(cls, model: Model, profile: Profile, field: str, **components):
     """
     adapters = None
     if profile.adapters:
-        from .train.adapters import fingerprint
+        from .train.adapters import read_manifest
 
-        adapters = (str(profile.adapters), fingerprint(profile.adapters))  # retrained adapters: a new pipeline
+        meta = read_manifest(profile.adapters)
+        if field in meta["agents"]:  # an agent the adapters did not train shares the base profile's pipeline
+            adapters = (str(profile.adapters), meta["sha256"])  # retrained adapters: a new pipeline
     key = (cls.__name__, model, profile.device, profile.dtype, profile.cpu_offload, adapters,
            tuple(sorted((k, id(v)) for k, v in components.items())))
 

@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 
 from .eval.quality import VQ_PARTS
-from .io import save_image, write_text
+from .io import save_figure, write_text
 from .paper import SOURCE, TABLE1, TABLE1_COLUMNS, TABLE2, TABLE2_MODELS, table1_row
 
 
@@ -80,7 +80,6 @@ def chart(results: dict, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-    from PIL import Image
 
     ours = _ours_by_task(results)
     mine = ours.get("text_to_video", ours["all"])
@@ -101,11 +100,7 @@ def chart(results: dict, path):
     ax.set_title("Video quality dimensions: this run against the paper's Table 1")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    buffer.seek(0)
-    return save_image(Image.open(buffer).convert("RGB"), path)
+    return save_figure(fig, path)
 
 
 def write_report(results: dict, out_dir) -> dict[str, Path]:

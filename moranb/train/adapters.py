@@ -13,6 +13,7 @@ made for the same denoiser (class and config): adapters of the tiny models never
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -79,10 +80,18 @@ def save_adapters(folder, trainers: dict, modulations: dict, meta: dict) -> Path
 def read_manifest(folder) -> dict:
     folder = Path(folder)
     path = folder / MANIFEST
-    if not path.is_file():
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
         raise CheckpointError(f"'{folder}' holds no fine-tuned adapters (no {MANIFEST}); pass the 'adapters' folder "
-                              f"moranb.train.finetune wrote, or adapters=None for the base models")
-    return json.loads(path.read_text(encoding="utf-8"))
+                              f"moranb.train.finetune wrote, or adapters=None for the base models") from None
+    return _manifest(str(path), stamp)
+
+
+@functools.lru_cache(maxsize=32)
+def _manifest(path: str, stamp: int) -> dict:
+    """adapters.json, read once per version of the file (every pipeline load and every run asks for it)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def fingerprint(folder) -> str | None:

@@ -44,6 +44,7 @@ class AgentTrainer:
     field: str  # the profile field naming the agent's model
     pipeline_class: str
     denoiser_name = "unet"  # the pipeline component that is trained
+    frozen = ("vae", "text_encoder", "text_encoder_2", "image_encoder")  # run once per sample, in `encode`
 
     def __init__(self, profile: Profile, device: torch.device, dtype: torch.dtype):
         import diffusers
@@ -59,17 +60,18 @@ class AgentTrainer:
         self.denoiser = getattr(self.pipe, self.denoiser_name)
         self.model = self.denoiser  # what the loss calls: the denoiser as accelerate prepared it (DDP on many GPUs)
         self.denoiser.requires_grad_(False)
-        for name in ("vae", "text_encoder", "text_encoder_2", "image_encoder"):
-            if getattr(self.pipe, name, None) is not None:
-                getattr(self.pipe, name).requires_grad_(False).eval()
+        for part in self._frozen():
+            part.requires_grad_(False).eval()
 
     def release_encoders(self):
         """Move the frozen encoders off the GPU once every sample is encoded: training needs only the denoiser."""
         if self.device.type != "cpu":
-            for name in ("vae", "text_encoder", "text_encoder_2", "image_encoder"):
-                if getattr(self.pipe, name, None) is not None:
-                    getattr(self.pipe, name).to("cpu")
+            for part in self._frozen():
+                part.to("cpu")
             torch.cuda.empty_cache()
+
+    def _frozen(self):
+        return [getattr(self.pipe, name) for name in self.frozen if getattr(self.pipe, name, None) is not None]
 
     @property
     def source(self) -> str:

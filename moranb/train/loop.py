@@ -444,15 +444,12 @@ def finetune(dataset, profile: "str | Profile" = "tiny", out="outputs/finetune",
 def plot_history(histories: dict[str, list[dict]], path) -> Path:
     """A PNG at `path`: each agent's training loss over the steps (one panel per agent) and alpha_i (the last
     panel); one colour per run when several are given (the ablation's variants), one line style per agent."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from PIL import Image
 
-    from ..io import save_image
+    from ..io import save_figure
 
     histories = {label: h for label, h in histories.items() if h}
     agents = list(next(iter(histories.values()))[0]["loss"]) if histories else []
@@ -474,9 +471,5 @@ def plot_history(histories: dict[str, list[dict]], path) -> Path:
         if len(histories) > 1 or ax is axes[-1]:
             ax.legend(fontsize=6)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    buffer.seek(0)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return save_image(Image.open(buffer).convert("RGB"), path)
+    return save_figure(fig, path)
