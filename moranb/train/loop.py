@@ -200,26 +200,33 @@ class FineTuner:
         from ..io import atomic_path
 
         p, cfg = self.profile, self.config
-        encoded = {}
+        paths, flats = {}, {}
         for agent, trainer in self.trainers.items():
             key = hashlib.sha256(json.dumps([agent, trainer.source, self.identity["dataset"], self.frames, cfg.seed,
                                              p.noise_aug_strength, p.fps, p.motion_bucket_id, p.decode_chunk_size],
                                             default=str).encode()).hexdigest()[:16]
-            path = self.dataset.path / ".encoded" / f"{agent}-{key}.safetensors"
-            if path.is_file():
-                flat = load_file(path)
-            else:
-                flat = {}
-                bar = tqdm(range(len(self.dataset)), desc=f"encoding for {agent}", unit="sample", leave=False,
-                           disable=not self.progress)
-                for i in bar:
-                    for name, tensor in trainer.encode(self._sample(i), self.frames, _seed(cfg.seed, 13, i)).items():
-                        flat[f"{i}/{name}"] = tensor.contiguous()
-                path.parent.mkdir(exist_ok=True)
-                with atomic_path(path) as tmp:
-                    save_file(flat, tmp)
-            samples = [{k.split("/", 1)[1]: v for k, v in flat.items() if k.startswith(f"{i}/")}
-                       for i in range(len(self.dataset))]
+            paths[agent] = self.dataset.path / ".encoded" / f"{agent}-{key}.safetensors"
+            flats[agent] = load_file(paths[agent]) if paths[agent].is_file() else None
+        missing = [agent for agent, flat in flats.items() if flat is None]
+        if missing:  # each sample is read once, for every agent that still needs it
+            flats.update({agent: {} for agent in missing})
+            bar = tqdm(range(len(self.dataset)), desc=f"encoding for {', '.join(missing)}", unit="sample",
+                       leave=False, disable=not self.progress)
+            for i in bar:
+                sample = self._sample(i)
+                for agent in missing:
+                    encoded = self.trainers[agent].encode(sample, self.frames, _seed(cfg.seed, 13, i))
+                    flats[agent].update({f"{i}/{name}": tensor.contiguous() for name, tensor in encoded.items()})
+            for agent in missing:
+                paths[agent].parent.mkdir(exist_ok=True)
+                with atomic_path(paths[agent]) as tmp:
+                    save_file(flats[agent], tmp)
+        encoded = {}
+        for agent, flat in flats.items():
+            samples = [{} for _ in range(len(self.dataset))]
+            for key, tensor in flat.items():
+                i, name = key.split("/", 1)
+                samples[int(i)][name] = tensor
             shapes = {tuple(s["latents"].shape) for s in samples}
             if len(shapes) > 1:
                 raise DatasetError(f"the samples of '{self.dataset.path}' differ in size ({sorted(shapes)}); train on "
