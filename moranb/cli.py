@@ -107,10 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("plan", help="GPU memory a profile needs before downloading it: weights per model, the "
-                                    "peak for its placement (all on the GPU, or CPU offload), fits or not")
+                                    "peak for its placement (all on the GPU, model or group offload), fits or not")
     p.add_argument("--profile", default="lowvram", help="full or lowvram (the real models)")
     p.add_argument("--gpu-gb", type=float, default=16.0, help="the GPU's memory in GiB, as nvidia-smi gives it "
                                                               "(a '16 GB' T4: 15); default 16")
+    p.add_argument("--no-bf16", action="store_true", help="a GPU without bfloat16 (a T4): bf16 models in float32")
 
     p = sub.add_parser("build-tiny", help="build the tiny profile's models into the cache (done on first use)")
     p.add_argument("--dir", help="where to build them (default: $MORANB_CACHE/tiny-<version>, see moranb.tiny)")
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace):
     if args.command == "plan":
         from .plan import plan
 
-        print(plan(args.profile, gpu_gb=args.gpu_gb).table())
+        print(plan(args.profile, gpu_gb=args.gpu_gb, bf16=not args.no_bf16).table())
         return None
     if args.command == "finetune":
         return _finetune(args)

@@ -3,6 +3,8 @@
 - `full`: the paper's models by Hugging Face id, fp16 on a GPU (mora-notes: SDXL base + refiner split at 0.8,
   1024x576, InstructPix2Pix, SVD-XT 25 frames x 3 segments at 7 fps, an instruct LLM, and LTX-Video for connection).
 - `lowvram`: the same models for a 16 GB GPU: model CPU offload, VAE slicing, small decode chunks, a smaller LLM.
+  Faster or leaner GPU paths are options of every profile: `offload="group"`, `vae_tiling`, `compile`,
+  `first_block_cache` (see `Profile`).
 - `tiny`: the very same classes built from small configs with random weights (see `moranb.tiny`), saved with
   `save_pretrained` into `moranb.tiny.tiny_root()` on first load and loaded back with `from_pretrained` like any
   real model; runs on a CPU in seconds.
@@ -31,9 +33,34 @@ class Model:
     allow_pickle: bool = False
 
     def torch_dtype(self, profile: "Profile"):
+        """The dtype this model is loaded in: its own, else the profile's. bfloat16 on a CUDA GPU without native
+        bfloat16 (a T4, compute capability 7.5) becomes float32: emulated bf16 is very slow and fp16 is what bf16
+        was chosen to avoid (T5 overflows in it). `moranb.models.load` then streams the model through the GPU
+        (group offload) where the profile offloads, since float32 doubles its weights."""
         import torch
 
-        return getattr(torch, self.dtype or profile.dtype)
+        name = self.dtype or profile.dtype
+        if name == "bfloat16" and profile.device.startswith("cuda") and not bf16_supported():
+            return torch.float32
+        return getattr(torch, name)
+
+
+def bf16_supported() -> bool:
+    """Whether this machine's CUDA GPU computes in bfloat16 natively (Ampere and later); True where no CUDA GPU
+    is visible (nothing to fall back for: the profile's device check fails first)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return True
+    return torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+OFFLOAD = {
+    "none": "every model on the GPU, kept loaded for the process",
+    "model": "model CPU offload: one model on the GPU at a time (diffusers' enable_model_cpu_offload)",
+    "group": "group offload: layers streamed onto the GPU one ahead of use on a CUDA stream (diffusers' "
+             "enable_group_offload, leaf level); the least GPU memory",
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +104,9 @@ class Profile:
     i2v_steps: int = 25
     motion_bucket_id: int = 180
     noise_aug_strength: float = 0.1
-    decode_chunk_size: int = 12
+    # Frames SVD's temporal VAE decodes at once: its activations are the largest of any step (moranb plan, full:
+    # 13.5 GiB at 12 frames, 9.0 at 8), and 8 is what diffusers' SVD example uses.
+    decode_chunk_size: int = 8
     fps: int = 7
     # Connection (LTX-Video conditioned on a first and a last frame); frames must be 8k+1.
     connection_frames: int = 17
@@ -86,9 +115,17 @@ class Profile:
     connection_prompt: str = "smooth transition"
     # A progress bar over each pipeline's denoising steps (minutes per stage on a GPU; noise on the tiny profile).
     step_progress: bool = True
-    # Memory.
-    cpu_offload: bool = False
-    vae_slicing: bool = False
+    # GPU memory and speed, each measured by benchmarks/bench_gpu.py (time, memory) and benchmarks/bench_options.py
+    # (what it does to the frames, on tiny). offload: one of OFFLOAD.
+    offload: str = "none"
+    vae_slicing: bool = False  # the VAE decodes one image (or video) of a batch at a time
+    vae_tiling: bool = False  # ... and in overlapping tiles (SDXL, InstructPix2Pix and LTX-Video; SVD's temporal
+    # VAE has no tiling: decode_chunk_size is its memory setting)
+    compile: bool = False  # torch.compile of the denoisers (their repeated blocks, where the model names them)
+    # First Block Cache (diffusers) on LTX-Video's transformer: a step whose first block's output changed less than
+    # this (relative) reuses the previous step's other blocks. 0: off; diffusers suggests 0.05-0.2. The UNet agents
+    # have no diffusers step cache (it needs a transformer's top-level block list).
+    first_block_cache: float = 0.0
     # Limits checked before anything is allocated (a typo such as --frames 100000 fails in one line, not in the
     # allocator): frames of one generated video (segments x frames per segment) and pixels of one frame.
     max_frames: int = 1000
@@ -99,6 +136,22 @@ class Profile:
     # Fine-tuned agents (moranb.train): the `adapters` folder a fine-tuning run wrote. Every task then runs the
     # trained agents (LoRA weights and modulation tokens); None: the models as published.
     adapters: str | None = None
+    # SDXL's VAE overflows in fp16, so diffusers decodes with it in float32 (its config's force_upcast): correct,
+    # and the paper's model. A VAE named here replaces it in the base and the refiner, e.g. the fp16-fixed
+    # Model("madebyollin/sdxl-vae-fp16-fix"), which decodes in fp16 (about half the decode's time and memory).
+    sdxl_vae: Model | None = None
+
+    def __post_init__(self):
+        if self.offload not in OFFLOAD:
+            raise InputError(f"unknown offload '{self.offload}'; choose one of {sorted(OFFLOAD)}")
+        if not 0.0 <= self.first_block_cache < 1.0:
+            raise InputError(f"first_block_cache is a relative threshold in [0, 1) (0: off, 0.05-0.2 typical); got "
+                             f"{self.first_block_cache!r}")
+
+    @property
+    def offloads(self) -> bool:
+        """Whether models leave the GPU between uses (on a CPU nothing is offloaded)."""
+        return self.device != "cpu" and self.offload != "none"
 
     def replace(self, **changes) -> "Profile":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
@@ -129,7 +182,7 @@ def lowvram_profile() -> Profile:
         # The small siblings; fp16 for both, as a T4 has no bf16.
         judge_a=Model("llava-hf/llava-onevision-qwen2-0.5b-ov-hf"),
         judge_b=Model("Qwen/Qwen2-VL-2B-Instruct"),
-        cpu_offload=True,
+        offload="model",
         vae_slicing=True,
         decode_chunk_size=2,
     )

@@ -7,6 +7,7 @@ every agent that needs the same model reuses one copy. `clear()` frees them (bet
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import tiny
@@ -148,17 +149,25 @@ def load(cls, model: Model, profile: Profile, field: str, **components):
         meta = read_manifest(profile.adapters)
         if field in meta["agents"]:  # an agent the adapters did not train shares the base profile's pipeline
             adapters = (str(profile.adapters), meta["sha256"])  # retrained adapters: a new pipeline
-    key = (cls.__name__, model, profile.device, profile.dtype, profile.cpu_offload, adapters,
+    placement = tuple(getattr(profile, name) for name in PLACEMENT)
+    key = (cls.__name__, model, profile.device, profile.dtype, placement, adapters,
            tuple(sorted((k, id(v)) for k, v in components.items())))
 
     def build():
         check_device(profile)
-        pipe = from_pretrained(cls, model, field, dtype=model.torch_dtype(profile), **components)
+        dtype = model.torch_dtype(profile)
+        pipe = from_pretrained(cls, model, field, dtype=dtype, **components)
         if adapters:
             from .train.adapters import apply_adapters
 
             apply_adapters(pipe, field, profile)
-        _place(pipe, profile)
+        offload = profile.offload
+        if str(dtype) != f"torch.{model.dtype or profile.dtype}":  # bf16 -> fp32 on a GPU without bf16
+            offload = "group" if offload == "model" else offload
+            _warn_once(f"{field}: this GPU has no native bfloat16, so '{model.source}' runs in float32"
+                       + (" and is streamed through the GPU (group offload)" if offload == "group" else ""))
+        _place(pipe, profile, offload)
+        _speed_up(pipe, profile)
         pipe.set_progress_bar_config(disable=not profile.step_progress, desc=field, leave=False)
         return pipe
 
@@ -169,20 +178,44 @@ def load_llm(model: Model, profile: Profile):
     """(tokenizer, causal LM) for the prompt agent's transformers backend."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    # With CPU offload the GPU is left to the diffusion models; the prompt LLM runs on the CPU.
-    place = "cpu" if profile.device == "cpu" or profile.cpu_offload else profile.device
+    # With offload the GPU is left to the diffusion models; the prompt LLM runs on the CPU.
+    place = "cpu" if profile.device == "cpu" or profile.offloads else profile.device
     return _load_transformers("causal-lm", AutoTokenizer, AutoModelForCausalLM, model, profile, "llm", place)
 
 
 def load_vlm(model: Model, profile: Profile, field: str = "judge_a"):
     """(processor, image-text-to-text model) for a judge's transformers backend (LLaVA-OneVision, Qwen2-VL, ...).
 
-    On the profile's device even with CPU offload: judges run after generation, when the offloaded diffusion models
-    are back on the CPU, and reading k images on a CPU is slow.
+    Kept on the CPU and moved onto the profile's GPU only while it judges (`on_device`): a data-free round
+    alternates generation and judging, and the two 7-8 B judges (30 GiB in `full`) beside the resident diffusion
+    models would not fit an 80 GiB GPU; moving 15 GiB takes about a second, a set's videos minutes.
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    return _load_transformers("vlm", AutoProcessor, AutoModelForImageTextToText, model, profile, field, profile.device)
+    return _load_transformers("vlm", AutoProcessor, AutoModelForImageTextToText, model, profile, field, "cpu")
+
+
+@contextmanager
+def on_device(network, profile: Profile):
+    """`network` on the profile's device for the block, back on the CPU after (nothing moves on a CPU profile)."""
+    if profile.device == "cpu":
+        yield network
+        return
+    network.to(profile.device)
+    try:
+        yield network
+    finally:
+        network.to("cpu")
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+def load_model(cls, model: Model, profile: Profile, field: str):
+    """One model (not a pipeline) of class `cls`, e.g. a VAE that replaces a pipeline's own; placed by the pipeline
+    it joins."""
+    return cached((cls.__name__, model, profile.device, profile.dtype),
+                  lambda: from_pretrained(cls, model, field, dtype=model.torch_dtype(profile)))
 
 
 def _load_transformers(kind: str, preprocessor_cls, model_cls, model: Model, profile: Profile, field: str, place: str):
@@ -218,13 +251,67 @@ def check_device(profile: Profile):
             )
 
 
-def _place(pipe, profile: Profile):
-    if profile.device != "cpu" and profile.cpu_offload:
+# The profile settings that change how a pipeline is placed and run (part of its cache key).
+PLACEMENT = ("offload", "vae_slicing", "vae_tiling", "compile", "first_block_cache")
+
+
+def _place(pipe, profile: Profile, offload: str):
+    """Put the pipeline on the profile's device with its offload (see `moranb.config.OFFLOAD`).
+
+    On a CPU there is nothing to offload to, except that `group` applies diffusers' group-offload hooks all the
+    same (CPU to CPU, no stream), so the path runs, and is tested, without a GPU.
+    """
+    import torch
+
+    if offload == "group":
+        from diffusers.hooks.group_offloading import _is_group_offload_enabled
+
+        gpu = profile.device != "cpu"
+        shared = [name for name, part in pipe.components.items()  # the refiner's VAE and text encoder 2: the base's
+                  if isinstance(part, torch.nn.Module) and _is_group_offload_enabled(part)]
+        pipe.enable_group_offload(onload_device=torch.device(profile.device), offload_device=torch.device("cpu"),
+                                  offload_type="leaf_level", use_stream=gpu, non_blocking=gpu,
+                                  exclude_modules=shared or None)
+        for name in shared:  # exclude_modules moved them onto the device: back under their own hooks' care
+            getattr(pipe, name).to("cpu")
+    elif offload == "model" and profile.device != "cpu":
         pipe.enable_model_cpu_offload(device=profile.device)
     else:
         pipe.to(profile.device)
-    if profile.vae_slicing and hasattr(pipe, "vae") and hasattr(pipe.vae, "enable_slicing"):
-        pipe.vae.enable_slicing()
+
+
+def _speed_up(pipe, profile: Profile):
+    """The profile's VAE and denoiser options (`moranb.config.Profile`: vae_slicing, vae_tiling, compile,
+    first_block_cache)."""
+    vae = getattr(pipe, "vae", None)
+    if profile.vae_slicing and hasattr(vae, "enable_slicing"):
+        vae.enable_slicing()
+    if profile.vae_tiling and hasattr(vae, "enable_tiling"):
+        vae.enable_tiling()
+    denoiser = getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
+    if profile.first_block_cache and hasattr(denoiser, "enable_cache"):
+        from diffusers.hooks import FirstBlockCacheConfig
+
+        if not getattr(denoiser, "_moranb_cache", False):  # a denoiser shared by two pipelines is hooked once
+            denoiser.enable_cache(FirstBlockCacheConfig(threshold=profile.first_block_cache))
+            denoiser._moranb_cache = True
+    if profile.compile and not getattr(denoiser, "_moranb_compiled", False):
+        if getattr(denoiser, "_repeated_blocks", None):
+            denoiser.compile_repeated_blocks(fullgraph=True)  # regional: each repeated block compiled once, reused
+        else:
+            denoiser.compile()
+        denoiser._moranb_compiled = True
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str):
+    if message not in _WARNED:
+        _WARNED.add(message)
+        import warnings
+
+        warnings.warn(message, stacklevel=3)
 
 
 def clear():

@@ -10,11 +10,15 @@
   it (no N x N matrix) and VAEs in float32 where diffusers upcasts them. To that: +20 % and 1 GiB for what shapes
   cannot see (the CUDA context, cuBLAS/cuDNN workspaces, the caching allocator's slack). The prompt LLM's and the
   judges' own activations (a few hundred tokens, k frame strips) are not measured.
-- **Placement**: without CPU offload (`full`) every model a task loads stays on the GPU for the life of the process
-  (`moranb.models` keeps one copy of each), so the peak is all the weights plus the largest step's activations.
-  With model CPU offload (`lowvram`) only the running model is on the GPU and the prompt LLM runs on the CPU, so
-  the peak is the largest single step: its model's weights plus its activations. The judges (a data-free training
-  round) are placed on the GPU whole and stay there, on top of either.
+- **Placement** (the profile's `offload`, `moranb.config.OFFLOAD`): with `none` (`full`) every model a task loads
+  stays on the GPU for the life of the process (`moranb.models` keeps one copy of each), so the peak is all the
+  weights plus the largest step's activations. With `model` (`lowvram`) only the running model is on the GPU and
+  the prompt LLM runs on the CPU, so the peak is the largest single step: its model's weights plus its activations.
+  With `group` the running model's layers stream through the GPU one ahead of use: a step holds about its two
+  largest layers. The judges (a data-free training round) are moved onto the GPU only while they judge, one at a
+  time, on top of whatever the placement keeps there.
+- **A GPU without bfloat16** (`bf16=False`, `--no-bf16`: a T4): the models a profile runs in bfloat16 (LTX-Video,
+  with its T5-XXL) load in float32 instead (`moranb.config.Model.torch_dtype`), streamed where the profile offloads.
 
 `benchmarks/bench_gpu.py` measures the same on a GPU; where the two differ, the measurement wins.
 """
@@ -24,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import realsize
-from .config import Profile, get_profile
+from .config import OFFLOAD, Profile, get_profile
 from .errors import InputError
 
 GiB = 2**30
@@ -81,7 +85,7 @@ class Plan:
     steps: list[StepMemory]
     peak_gib: float  # the six tasks
     peak_step: str
-    round_peak_gib: float | None  # a data-free training round (tasks, then the judges on top); None: no judge model
+    round_peak_gib: float | None  # a data-free training round (the tasks, and a judge while it judges); None: no judge model
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -101,8 +105,8 @@ class Plan:
         peak = self.peak_gib if peak is None else peak
         spare = self.gpu_gb - peak
         if spare < 0:
-            return f"does not fit a {self.gpu_gb:g} GiB GPU ({-spare:.1f} GiB short)"
-        return f"fits a {self.gpu_gb:g} GiB GPU ({spare:.1f} GiB to spare{', tight' if spare < 1 else ''})"
+            return f"does not fit in {self.gpu_gb:g} GiB of GPU memory ({-spare:.1f} GiB short)"
+        return f"fits in {self.gpu_gb:g} GiB of GPU memory ({spare:.1f} GiB to spare{', tight' if spare < 1 else ''})"
 
     def table(self) -> str:
         lines = [f"### moranb plan: profile `{self.profile}`, {self.placement}", "",
@@ -120,21 +124,22 @@ class Plan:
             lines.append(f"| {s.label} | {s.weights_gib:.2f} | {s.activations_gib:.2f} | {s.total_gib:.2f} |")
         lines += ["", f"**Peak, the six tasks: {self.peak_gib:.1f} GiB** ({self.peak_step}): {self.verdict()}."]
         if self.round_peak_gib is not None:
-            lines.append(f"Peak, a data-free training round (the judges stay on the GPU): "
+            lines.append(f"Peak, a data-free training round (a judge on the GPU while it judges): "
                          f"{self.round_peak_gib:.1f} GiB: {self.verdict(self.round_peak_gib)}.")
         lines += [""] + [f"- {note}" for note in self.notes]
         return "\n".join(lines)
 
 
-def plan(profile: str | Profile = "lowvram", gpu_gb: float = 16.0) -> Plan:
-    """The GPU memory `profile` needs: weights per model, per step and at its peak, against a `gpu_gb` GiB GPU."""
+def plan(profile: str | Profile = "lowvram", gpu_gb: float = 16.0, bf16: bool = True) -> Plan:
+    """The GPU memory `profile` needs: weights per model, per step and at its peak, against a `gpu_gb` GiB GPU
+    (`bf16=False`: one without native bfloat16, such as a T4)."""
     if not isinstance(gpu_gb, (int, float)) or isinstance(gpu_gb, bool) or not gpu_gb > 0:
         raise InputError(f"gpu_gb must be a positive number of GiB (a 16 GB T4 has 15 GiB); got {gpu_gb!r}")
     profile = get_profile(profile)
     if profile.name == "tiny":
         raise InputError("the tiny profile runs on a CPU with small models and needs no plan; plan the real models "
                          "with profile 'full' or 'lowvram'")
-    offload = profile.device != "cpu" and profile.cpu_offload
+    offload = profile.offload if profile.device != "cpu" else "none"
     models = []
     for agent, components in COMPONENTS.items():
         if agent == "llm" and profile.prompt_backend != "transformers":
@@ -145,29 +150,38 @@ def plan(profile: str | Profile = "lowvram", gpu_gb: float = 16.0) -> Plan:
         if model is None:  # no refiner
             continue
         dtype = model.dtype or profile.dtype
-        if agent == "llm" and offload:
-            on_gpu = "never (CPU)"  # moranb.models.load_llm: with CPU offload the LLM runs on the CPU
-        elif agent in JUDGES or not offload:
-            on_gpu = "always"
+        fallback = dtype == "bfloat16" and not bf16
+        dtype = "float32" if fallback else dtype
+        if agent == "llm" and offload != "none":
+            on_gpu = "never (CPU)"  # moranb.models.load_llm: with offload the LLM runs on the CPU
+        elif agent in JUDGES:
+            on_gpu = "while judging"  # moranb.models.on_device
+        elif offload == "group" or (offload == "model" and fallback):
+            on_gpu = STREAMED
         else:
-            on_gpu = "while running"
+            on_gpu = "always" if offload == "none" else "while running"
         for component in components:
             p = realsize.part(model.source, component)
             models.append(ModelMemory(agent, model.source, component, p.about,
                                       _count(model.source, component), dtype, on_gpu))
     by_key = {(m.field, m.component): m for m in models}
-    resident = sum(m.gib for m in models if m.on_gpu == "always" and m.field not in JUDGES)
+    resident = sum(m.gib for m in models if m.on_gpu == "always")
     steps = []
     for stage in realsize.measure(profile):
         if not all(key in by_key for key in stage.models):
             continue  # an agent the profile does not load (no refiner)
-        upcast_extra = sum(by_key[key].params * (4 - DTYPE_BYTES[by_key[key].dtype]) / GiB
-                           for key in stage.models) if stage.upcast else 0.0
-        running = sum(by_key[key].gib for key in stage.models)
-        weights = (resident if not offload else running) + upcast_extra
+        running = [by_key[key] for key in stage.models]
+        upcast_extra = sum(m.params * (4 - DTYPE_BYTES[m.dtype]) / GiB for m in running) if stage.upcast else 0.0
+        weights = resident + upcast_extra
+        for m in running:
+            if m.on_gpu == "while running":
+                weights += m.gib
+            elif m.on_gpu == STREAMED:  # the layer computing and the next one, prefetched
+                weights += 2 * _largest_layer(m.source, m.component) * DTYPE_BYTES[m.dtype] / GiB
         steps.append(StepMemory(stage.label, weights, stage.activation_bytes / GiB))
     top = max(steps, key=lambda s: s.total_gib)
-    judges = sum(m.gib for m in models if m.field in JUDGES)
+    judges = [m for m in models if m.field in JUDGES]
+    largest_judge = max((sum(m.gib for m in judges if m.field == j) for j in JUDGES), default=0.0)
     notes = [
         "weights: parameters x dtype bytes, exact for the published configs (moranb.realsize); activations: peak "
         "of live tensors in one step, measured on the meta device at the profile's sizes with fused attention; "
@@ -175,12 +189,30 @@ def plan(profile: str | Profile = "lowvram", gpu_gb: float = 16.0) -> Plan:
         "workspaces, allocator): an estimate, benchmarks/bench_gpu.py measures it",
         "the judges' and the prompt LLM's own activations are not measured (a few hundred tokens and k images)",
     ]
-    if offload:
-        placement = "model CPU offload: one model on the GPU at a time, the prompt LLM on the CPU"
-    else:
-        placement = f"every model on the {profile.device} GPU at once (kept loaded for the process)"
+    if offload == "group" or any(m.on_gpu == STREAMED for m in models):
+        notes.append("streamed models: the two largest layers on the GPU at a time (leaf-level group offload with "
+                     "a CUDA stream prefetching the next); their weights live in pinned CPU memory")
+    if not bf16:
+        notes.append("a GPU without bfloat16: the bfloat16 models load in float32 (twice the bytes), streamed "
+                     "where the profile offloads")
+    placement = OFFLOAD[offload].split(" (")[0] if offload != "none" else f"every model on the {profile.device} GPU"
+    if offload == "model":
+        placement += ", the prompt LLM on the CPU"
     return Plan(profile.name, placement, float(gpu_gb), models, steps, top.total_gib, top.label,
-                top.total_gib + judges if judges else None, notes)
+                max(top.total_gib, resident + largest_judge + OVERHEAD_GIB) if judges else None, notes)
+
+
+STREAMED = "streamed (layer by layer)"
+_LARGEST: dict[tuple[str, str], int] = {}
+
+
+def _largest_layer(source: str, component: str) -> int:
+    """Parameters of the model's largest leaf module (what leaf-level group offload moves at once)."""
+    if (source, component) not in _LARGEST:
+        model = realsize.build(source, component)  # meta device: no memory
+        _LARGEST[(source, component)] = max(sum(p.numel() for p in m.parameters(recurse=False))
+                                            for m in model.modules())
+    return _LARGEST[(source, component)]
 
 
 _COUNTS: dict[tuple[str, str], int] = {}

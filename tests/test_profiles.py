@@ -18,14 +18,15 @@ def test_full_profile_names_the_papers_models_and_settings():
     assert (p.device, p.dtype) == ("cuda", "float16")
     assert (p.width, p.height, p.t2i_steps, p.refiner_split) == (1024, 576, 40, 0.8)
     assert (p.frames_per_segment, p.segments, p.fps) == (25, 3, 7)
-    assert (p.motion_bucket_id, p.noise_aug_strength, p.decode_chunk_size) == (180, 0.1, 12)
+    assert (p.motion_bucket_id, p.noise_aug_strength, p.decode_chunk_size) == (180, 0.1, 8)
     assert p.connection_prompt == "smooth transition"
     assert (p.connection_frames - 1) % 8 == 0
 
 
 def test_lowvram_profile_offloads_and_slices():
     p = lowvram_profile()
-    assert p.cpu_offload and p.vae_slicing and p.decode_chunk_size <= 4
+    assert p.offload == "model" and p.offloads and p.vae_slicing and p.decode_chunk_size <= 4
+    assert not full_profile().offloads and not get_profile("tiny", offload="model").offloads  # nothing on a CPU
     assert p.image_to_video == full_profile().image_to_video
 
 

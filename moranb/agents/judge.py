@@ -124,10 +124,10 @@ class Judge:
         text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         images = [p["image"] for p in content if p["type"] == "image"]
         # One conversation holding all k images (nested list): LLaVA-OneVision's multi-image mode, one tile each.
-        inputs = processor(text=[text], images=[images], return_tensors="pt").to(vlm.device, dtype=vlm.dtype)
         tokenizer = processor.tokenizer
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        with torch.inference_mode():
+        with models.on_device(vlm, self.profile), torch.inference_mode():  # on the GPU only while it judges
+            inputs = processor(text=[text], images=[images], return_tensors="pt").to(vlm.device, dtype=vlm.dtype)
             out = vlm.generate(**inputs, max_new_tokens=self.profile.judge_max_new_tokens, do_sample=False,
                                pad_token_id=pad)
         return processor.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)

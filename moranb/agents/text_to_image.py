@@ -16,9 +16,11 @@ class TextToImageAgent:
 
     @property
     def pipe(self):
-        from diffusers import StableDiffusionXLPipeline
+        from diffusers import AutoencoderKL, StableDiffusionXLPipeline
 
-        return models.load(StableDiffusionXLPipeline, self.profile.text_to_image, self.profile, "text_to_image")
+        p = self.profile
+        vae = {"vae": models.load_model(AutoencoderKL, p.sdxl_vae, p, "sdxl_vae")} if p.sdxl_vae else {}
+        return models.load(StableDiffusionXLPipeline, p.text_to_image, p, "text_to_image", **vae)
 
     @property
     def refiner(self):

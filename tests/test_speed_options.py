@@ -1,0 +1,165 @@
+"""The profiles' GPU memory and speed options (offload, VAE tiling, compile, First Block Cache, the SDXL VAE, the
+bf16 fallback), run on the tiny models on a CPU: what each does to the pipelines and the frames.
+
+Their time and memory on a GPU: benchmarks/bench_gpu.py; their effect on the frames by moranb.eval:
+benchmarks/bench_options.py.
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from moranb import Model, get_profile, models
+from moranb.agents import ConnectionAgent, TextToImageAgent
+from moranb.errors import InputError
+
+PROMPT = "a red fox running through fresh snow"
+
+
+@pytest.fixture(autouse=True)
+def fresh_models():
+    models.clear()
+    yield
+    models.clear()
+
+
+def ends():
+    """A last frame of video A and a first frame of video B for the connection agent."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 255, (64, 96, 3), dtype=np.uint8) for _ in range(2))
+    return a, b
+
+
+def test_group_offload_hooks_every_model_and_leaves_the_frames_alone(tiny):
+    from diffusers.hooks.group_offloading import _is_group_offload_enabled
+
+    base = np.asarray(TextToImageAgent(tiny)(PROMPT, seed=3))
+    a, b = ends()
+    base_clip = ConnectionAgent(tiny)(a, b, seed=3).frames
+    models.clear()
+    grouped = tiny.replace(offload="group")
+    agent = TextToImageAgent(grouped)
+    image = np.asarray(agent(PROMPT, seed=3))
+    for part in (agent.pipe.unet, agent.pipe.vae, agent.pipe.text_encoder, agent.refiner.unet):
+        assert _is_group_offload_enabled(part)
+    assert agent.refiner.vae is agent.pipe.vae  # shared with the base, hooked once
+    assert np.array_equal(image, base)  # CPU to CPU: the hooks move nothing, the arithmetic is the same
+    assert np.array_equal(ConnectionAgent(grouped)(a, b, seed=3).frames, base_clip)
+
+
+def test_vae_tiling_decodes_in_tiles(tiny, monkeypatch):
+    from diffusers import AutoencoderKL
+
+    calls = []
+    tiled = AutoencoderKL.tiled_decode
+    monkeypatch.setattr(AutoencoderKL, "tiled_decode", lambda self, *a, **k: calls.append(1) or tiled(self, *a, **k))
+    plain = np.asarray(TextToImageAgent(tiny)(PROMPT, seed=1))
+    assert not calls
+    models.clear()
+    agent = TextToImageAgent(tiny.replace(vae_tiling=True))
+    image = np.asarray(agent(PROMPT, seed=1))
+    assert calls and agent.pipe.vae.use_tiling  # 96 px is wider than the tiny VAE's 64 px tile
+    assert image.shape == plain.shape
+    assert ConnectionAgent(tiny.replace(vae_tiling=True)).pipe.vae.use_tiling
+
+
+def two_block_ltx(tiny, tmp_path):
+    """The tiny LTX-Video with two transformer blocks (First Block Cache needs a first and a last)."""
+    from diffusers import LTXVideoTransformer3DModel
+
+    folder = tmp_path / "ltx-2"
+    shutil.copytree(tiny.connection.source, folder)
+    config = dict(LTXVideoTransformer3DModel.load_config(folder / "transformer"), num_layers=2)
+    torch.manual_seed(0)
+    LTXVideoTransformer3DModel.from_config(config).save_pretrained(folder / "transformer")
+    return tiny.replace(connection=Model(str(folder)), connection_steps=6)
+
+
+def test_first_block_cache_skips_blocks_and_resets_between_calls(tiny, tmp_path, monkeypatch):
+    from diffusers.models.transformers.transformer_ltx import LTXVideoTransformerBlock
+
+    p = two_block_ltx(tiny, tmp_path)
+    calls = []
+    forward = LTXVideoTransformerBlock.forward
+    monkeypatch.setattr(LTXVideoTransformerBlock, "forward", lambda self, *a, **k: calls.append(1) or forward(self, *a, **k))
+    a, b = ends()
+    plain = ConnectionAgent(p)(a, b, seed=2).frames
+    plain_calls = len(calls)
+    assert plain_calls == 2 * 6  # two blocks (classifier-free guidance in one batch) x six steps
+    calls.clear()
+    cached = p.replace(first_block_cache=0.9)  # a loose threshold: every step after the first reuses the tail
+    first = ConnectionAgent(cached)(a, b, seed=2).frames
+    assert len(calls) < plain_calls
+    assert not np.array_equal(first, plain) and first.shape == plain.shape
+    again = ConnectionAgent(cached)(a, b, seed=2).frames
+    assert np.array_equal(again, first)  # the cache starts empty on every call: same seed, same frames
+    models.clear()
+    calls.clear()
+    strict = ConnectionAgent(p.replace(first_block_cache=1e-9))(a, b, seed=2).frames
+    assert len(calls) == plain_calls and np.array_equal(strict, plain)  # nothing close enough: nothing reused
+
+
+def test_compile_wraps_the_denoisers_repeated_blocks(tiny):
+    from diffusers.models.attention import BasicTransformerBlock
+
+    pipe = TextToImageAgent(tiny.replace(compile=True)).pipe
+    blocks = [m for m in pipe.unet.modules() if isinstance(m, BasicTransformerBlock)]
+    assert blocks and all(m._compiled_call_impl is not None for m in blocks)
+    assert pipe.vae._compiled_call_impl is None  # only the denoiser
+
+
+def test_sdxl_vae_replaces_the_base_and_refiner_vae(tiny):
+    plain = np.asarray(TextToImageAgent(tiny)(PROMPT, seed=4))
+    models.clear()
+    p = tiny.replace(sdxl_vae=Model(str(tiny.text_to_image.source) + "/vae"))  # the same weights, loaded apart
+    agent = TextToImageAgent(p)
+    assert agent.pipe.vae is models.load_model(type(agent.pipe.vae), p.sdxl_vae, p, "sdxl_vae")
+    assert agent.refiner.vae is agent.pipe.vae
+    assert np.array_equal(np.asarray(agent(PROMPT, seed=4)), plain)
+
+
+def test_bf16_falls_back_to_float32_on_a_gpu_without_it(monkeypatch):
+    from moranb import config
+
+    full, ltx = get_profile("full"), get_profile("full").connection
+    assert ltx.torch_dtype(full) == torch.bfloat16
+    monkeypatch.setattr(config, "bf16_supported", lambda: False)
+    assert ltx.torch_dtype(full) == torch.float32
+    assert full.text_to_image.torch_dtype(full) == torch.float16  # fp16 models are untouched
+    assert ltx.torch_dtype(full.replace(device="cpu", dtype="float32")) == torch.bfloat16  # on a CPU: as asked
+
+
+def test_a_judge_is_on_the_gpu_only_while_it_judges():
+    moves = []
+
+    class Net:
+        def to(self, device):
+            moves.append(str(device))
+            return self
+
+    gpu = get_profile("full")
+    with pytest.raises(RuntimeError):
+        with models.on_device(Net(), gpu):
+            assert moves == ["cuda"]
+            raise RuntimeError("out of memory while judging")
+    assert moves == ["cuda", "cpu"]  # back on the CPU, even after a failure
+    with models.on_device(Net(), get_profile("tiny")):
+        pass
+    assert moves == ["cuda", "cpu"]  # a CPU profile moves nothing
+
+
+def test_bad_option_values_are_one_line():
+    with pytest.raises(InputError, match="unknown offload 'cpu'; choose one of"):
+        get_profile("full", offload="cpu")
+    with pytest.raises(InputError, match="first_block_cache is a relative threshold"):
+        get_profile("full", first_block_cache=2)
+    with pytest.raises(InputError, match="unknown profile setting"):
+        get_profile("full", cpu_offload=True)
+
+
+def test_options_are_part_of_the_model_cache_key(tiny):
+    assert TextToImageAgent(tiny).pipe is TextToImageAgent(tiny).pipe
+    assert TextToImageAgent(tiny.replace(vae_tiling=True)).pipe is not TextToImageAgent(tiny).pipe
+
