@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import tiny
 from .config import Model, Profile
-from .errors import DeviceError, ModelNotAvailableError
+from .errors import DeviceError, InputError, ModelNotAvailableError
 
 _LOADED: dict[tuple, object] = {}
 
@@ -264,16 +264,16 @@ def _place(pipe, profile: Profile, offload: str):
     import torch
 
     if offload == "group":
+        from diffusers.hooks import apply_group_offloading
         from diffusers.hooks.group_offloading import _is_group_offload_enabled
 
         gpu = profile.device != "cpu"
-        shared = [name for name, part in pipe.components.items()  # the refiner's VAE and text encoder 2: the base's
-                  if isinstance(part, torch.nn.Module) and _is_group_offload_enabled(part)]
-        pipe.enable_group_offload(onload_device=torch.device(profile.device), offload_device=torch.device("cpu"),
-                                  offload_type="leaf_level", use_stream=gpu, non_blocking=gpu,
-                                  exclude_modules=shared or None)
-        for name in shared:  # exclude_modules moved them onto the device: back under their own hooks' care
-            getattr(pipe, name).to("cpu")
+        options = dict(onload_device=torch.device(profile.device), offload_device=torch.device("cpu"),
+                       offload_type="leaf_level", use_stream=gpu, non_blocking=gpu)
+        for part in pipe.components.values():
+            # Hooked once: the refiner's VAE and second text encoder are the base's, hooked with the base.
+            if isinstance(part, torch.nn.Module) and not _is_group_offload_enabled(part):
+                apply_group_offloading(part, **options)
     elif offload == "model" and profile.device != "cpu":
         pipe.enable_model_cpu_offload(device=profile.device)
     else:
@@ -284,14 +284,19 @@ def _speed_up(pipe, profile: Profile):
     """The profile's VAE and denoiser options (`moranb.config.Profile`: vae_slicing, vae_tiling, compile,
     first_block_cache)."""
     vae = getattr(pipe, "vae", None)
-    if profile.vae_slicing and hasattr(vae, "enable_slicing"):
+    # Only VAEs that implement them (SVD's temporal VAE has neither: its memory setting is decode_chunk_size).
+    if profile.vae_slicing and hasattr(vae, "use_slicing"):
         vae.enable_slicing()
-    if profile.vae_tiling and hasattr(vae, "enable_tiling"):
+    if profile.vae_tiling and hasattr(vae, "use_tiling"):
         vae.enable_tiling()
     denoiser = getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
     if profile.first_block_cache and hasattr(denoiser, "enable_cache"):
         from diffusers.hooks import FirstBlockCacheConfig
 
+        blocks = len(getattr(denoiser, "transformer_blocks", ()))
+        if blocks < 2:
+            raise InputError(f"first_block_cache needs a transformer with at least 2 blocks (a first to test, the "
+                             f"rest to reuse); {type(denoiser).__name__} here has {blocks}: set first_block_cache=0")
         if not getattr(denoiser, "_moranb_cache", False):  # a denoiser shared by two pipelines is hooked once
             denoiser.enable_cache(FirstBlockCacheConfig(threshold=profile.first_block_cache))
             denoiser._moranb_cache = True

@@ -65,6 +65,15 @@ def test_vae_tiling_decodes_in_tiles(tiny, monkeypatch):
     assert ConnectionAgent(tiny.replace(vae_tiling=True)).pipe.vae.use_tiling
 
 
+def test_slicing_and_tiling_pass_over_svds_temporal_vae(tiny):
+    # lowvram slices every VAE; SVD's temporal VAE implements neither (diffusers raises if asked).
+    from moranb.agents import ImageToVideoAgent
+
+    pipe = ImageToVideoAgent(tiny.replace(vae_slicing=True, vae_tiling=True)).pipe
+    assert not hasattr(pipe.vae, "use_slicing") and not hasattr(pipe.vae, "use_tiling")
+    assert TextToImageAgent(tiny.replace(vae_slicing=True)).pipe.vae.use_slicing
+
+
 def two_block_ltx(tiny, tmp_path):
     """The tiny LTX-Video with two transformer blocks (First Block Cache needs a first and a last)."""
     from diffusers import LTXVideoTransformer3DModel
@@ -157,6 +166,11 @@ def test_bad_option_values_are_one_line():
         get_profile("full", first_block_cache=2)
     with pytest.raises(InputError, match="unknown profile setting"):
         get_profile("full", cpu_offload=True)
+
+
+def test_first_block_cache_on_a_one_block_transformer_is_one_line(tiny):
+    with pytest.raises(InputError, match="first_block_cache needs a transformer with at least 2 blocks.*has 1"):
+        ConnectionAgent(tiny.replace(first_block_cache=0.1)).pipe
 
 
 def test_options_are_part_of_the_model_cache_key(tiny):
