@@ -9,8 +9,12 @@ profile's own: 1024x576, 40 + 25 x 3 steps, ...) on `full` and on `lowvram`, and
 time and peak GPU memory (torch's max_memory_allocated, so without the CUDA context) beside `moranb plan`'s
 estimate of the profile's peak.
 
-    .venv/bin/python benchmarks/bench_gpu.py [--dir outputs/bench_gpu_models] [--profiles full lowvram]
-                                             [--out outputs/bench_gpu.md]
+    .venv/bin/python benchmarks/bench_gpu.py [--dir outputs/bench_gpu_models] [--variants full lowvram ...]
+                                             [--tasks text_to_video connect_videos] [--out outputs/bench_gpu.md]
+
+A variant is a profile with some of its speed/memory options (`VARIANTS`: group offload, VAE tiling,
+torch.compile, First Block Cache), so their effect on time and memory is measured by the same runs; their effect on
+the frames is measured on tiny by benchmarks/bench_options.py.
 
 Needs a CUDA GPU (80 GB for `full`), about 55 GB of disk for the saved models and as much CPU memory as `lowvram`
 offloads to. Without CUDA it stops at once with one line.
@@ -29,6 +33,17 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PROMPT = "a red fox running through fresh snow"
+# name -> (profile, options): the profiles as shipped, then each speed/memory option on the profile it is for.
+VARIANTS = {
+    "full": ("full", {}),
+    "full+compile": ("full", {"compile": True}),
+    "full+first_block_cache": ("full", {"first_block_cache": 0.1}),
+    "full+vae_tiling": ("full", {"vae_tiling": True}),
+    "lowvram": ("lowvram", {}),
+    "lowvram+group_offload": ("lowvram", {"offload": "group"}),
+    "lowvram+vae_tiling": ("lowvram", {"vae_tiling": True}),
+}
+TASKS = ("text_to_video", "image_to_video", "extend_video", "edit_video", "connect_videos", "simulate_digital_world")
 # One local folder per profile field, and the pipeline (or causal LM) class that writes and reads it.
 PIPELINES = {
     "text_to_image": ("sdxl-base", "StableDiffusionXLPipeline"),
@@ -100,26 +115,28 @@ def _build_llm(source: str, out: Path):
     print(f"built llm: {source} -> {out}", flush=True)
 
 
-def profile_with(name: str, folders: dict[str, Path]):
-    """The profile `name` with every model pointed at its local real-size folder (no hub variant)."""
+def profile_with(name: str, folders: dict[str, Path], options: dict | None = None):
+    """The profile `name` (with `options`) with every model pointed at its local real-size folder (no hub
+    variant)."""
     from moranb import Model, get_profile
 
-    p = get_profile(name)
+    p = get_profile(name, **(options or {}))
     changes = {field: Model(str(folders[field]), dtype=getattr(p, field).dtype) for field in PIPELINES}
     changes["llm"] = Model(str(folders[f"llm:{name}"]))
     return p.replace(**changes)
 
 
-def run_profile(name: str, folders) -> list[dict]:
+def run_variant(variant: str, folders, task_names=TASKS) -> list[dict]:
     import torch
 
-    from moranb import models, tasks
+    from moranb import get_profile, models, tasks
     from moranb.agents import ConnectionAgent, ImageToImageAgent, ImageToVideoAgent, TextToImageAgent
     from moranb.plan import plan
 
+    name, options = VARIANTS[variant]
     models.clear()
     torch.cuda.reset_peak_memory_stats()
-    p = profile_with(name, folders)
+    p = profile_with(name, folders, options)
     rows = []
     start = time.perf_counter()
     # Load every model first (from_pretrained of the saved folders), so the task times are generation only.
@@ -129,7 +146,7 @@ def run_profile(name: str, folders) -> list[dict]:
     if p.prompt_backend == "transformers":
         models.load_llm(p.llm, p)
     torch.cuda.synchronize()
-    rows.append({"profile": name, "task": "(load all models)", "wall_s": time.perf_counter() - start,
+    rows.append({"profile": variant, "task": "(load all models)", "wall_s": time.perf_counter() - start,
                  "peak_gib": torch.cuda.max_memory_allocated() / 2**30})
 
     first = {}
@@ -147,16 +164,21 @@ def run_profile(name: str, folders) -> list[dict]:
         "simulate_digital_world": lambda: tasks.simulate_digital_world("a castle on a hill", profile=p),
     }
     for task, call in cases.items():
+        if task != "text_to_video" and task not in task_names:  # text_to_video always: the others start from it
+            continue
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()
         result = call()
         torch.cuda.synchronize()
-        rows.append({"profile": name, "task": task, "wall_s": time.perf_counter() - t0,
+        rows.append({"profile": variant, "task": task, "wall_s": time.perf_counter() - t0,
                      "peak_gib": torch.cuda.max_memory_allocated() / 2**30,
                      "frames": result.video.num_frames})
-        print(f"{name} {task}: {rows[-1]['wall_s']:.1f} s, peak {rows[-1]['peak_gib']:.2f} GiB", flush=True)
-    estimate = plan(name, gpu_gb=torch.cuda.get_device_properties(0).total_memory / 2**30)
+        print(f"{variant} {task}: {rows[-1]['wall_s']:.1f} s, peak {rows[-1]['peak_gib']:.2f} GiB", flush=True)
+    from moranb.config import bf16_supported
+
+    estimate = plan(get_profile(name, **options), gpu_gb=torch.cuda.get_device_properties(0).total_memory / 2**30,
+                    bf16=bf16_supported())
     for row in rows:
         row["plan_gib"] = estimate.peak_gib
     models.clear()
@@ -166,7 +188,10 @@ def run_profile(name: str, folders) -> list[dict]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default="outputs/bench_gpu_models", help="where the real-size models are saved")
-    parser.add_argument("--profiles", nargs="+", default=["full", "lowvram"], choices=["full", "lowvram"])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
+                        help="profiles and option variants to run (default: all; 'full' ones need an 80 GB GPU)")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS),
+                        help="tasks to time (text_to_video always runs: the others start from its video)")
     parser.add_argument("--out", default="outputs/bench_gpu.md")
     args = parser.parse_args(argv)
 
@@ -178,13 +203,13 @@ def main(argv=None) -> int:
         return 2
     from moranb.report import markdown_table
 
-    folders = build_models(Path(args.dir), args.profiles)
+    folders = build_models(Path(args.dir), sorted({VARIANTS[v][0] for v in args.variants}))
     rows = []
-    for name in args.profiles:
-        rows += run_profile(name, folders)
+    for variant in args.variants:
+        rows += run_variant(variant, folders, args.tasks)
     device = torch.cuda.get_device_name(0)
     table = markdown_table(
-        [["profile", "task", "wall (s)", "peak GPU (GiB, allocated)", "moranb plan's peak (GiB)"]]
+        [["variant", "task", "wall (s)", "peak GPU (GiB, allocated)", "moranb plan's peak (GiB)"]]
         + [[r["profile"], r["task"], f"{r['wall_s']:.1f}", f"{r['peak_gib']:.2f}", f"{r['plan_gib']:.1f}"]
            for r in rows])
     text = f"GPU: {device}, torch {torch.__version__}\n\n{table}\n"

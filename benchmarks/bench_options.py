@@ -5,7 +5,8 @@ few minutes) and answers the other question: does the option change what comes o
 text-to-video task (SDXL first frame, one SVD segment) and the connection agent (LTX-Video) are run with the same
 seeds as the baseline profile, and the table gives the wall time (median of `--repeat` warm runs; torch.compile's
 first call, the compilation, apart), the largest pixel difference and PSNR against the baseline's frames, and the
-change in each offline VBench dimension (moranb.eval) against the baseline's score.
+change in each offline VBench dimension (moranb.eval) against the baseline's score, for the text-to-video
+frames and for the connection's.
 
 The connection agent runs a copy of the tiny LTX-Video with two transformer blocks (First Block Cache needs a first
 block to test and at least one more to reuse). Tiny's weights are random, so a metric's change says how far an
@@ -81,6 +82,10 @@ def scores(video) -> dict:
     return {name: getattr(ev, name)(video, backend="offline").value for name in METRICS}
 
 
+def delta(value, reference) -> str:
+    return "n/a" if value is None or reference is None else f"{value - reference:+.4f}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="warm runs per option (the median is reported)")
@@ -114,22 +119,18 @@ def main(argv=None) -> int:
     ref = results["baseline"]
     ref_scores = {kind: scores(ref[kind]) for kind in ("video", "clip")}
     header = ["option", "warm run (s)", "first run (s)", "same seed, same frames", "video: max |diff|, PSNR (dB)",
-              "connection: max |diff|, PSNR (dB)"] + [f"d {m}" for m in METRICS]
+              "connection: max |diff|, PSNR (dB)"] + [f"d {m} (video / connection)" for m in METRICS]
     rows = [header]
     for name, r in results.items():
         cells = [name, f"{r['warm_s']:.2f}", f"{r['first_s']:.1f}", "yes" if r["repeatable"] else "NO"]
         for kind in ("video", "clip"):
             a, b = r[kind].frames, ref[kind].frames
             cells.append(f"{int(np.abs(a.astype(int) - b.astype(int)).max())}, {psnr(a, b):.1f}")
-        mine = scores(r["video"])
-        for m in METRICS:
-            if mine[m] is None or ref_scores["video"][m] is None:
-                cells.append("n/a")
-            else:
-                cells.append(f"{mine[m] - ref_scores['video'][m]:+.4f}")
+        mine = {kind: scores(r[kind]) for kind in ("video", "clip")}
+        cells += [" / ".join(delta(mine[kind][m], ref_scores[kind][m]) for kind in ("video", "clip")) for m in METRICS]
         rows.append(cells)
     text = (f"tiny profile (LTX-Video with 2 blocks), CPU ({os.cpu_count()} cores), torch {torch.__version__}; "
-            f"metric deltas: offline moranb.eval on the text-to-video frames against the baseline's\n\n"
+            f"metric deltas: offline moranb.eval against the baseline's score on the same output\n\n"
             f"{markdown_table(rows)}\n")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
