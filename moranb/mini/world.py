@@ -1,0 +1,154 @@
+"""MoraMini's procedural world: one coloured shape moving on a plain background, rendered from a seed.
+
+A clip is `frames` frames of `size` x `size` pixels (default 8 frames of 16x16, the size the issue measured as
+learnable on a CPU). Its caption follows one fixed grammar,
+
+    a <colour> <shape> <motion> on a <background> background
+
+e.g. "a red circle moving left on a blue background", and `parse_caption` reads a caption back into its
+attributes, so the `mini` prompt agent, the trainers and the judge share one vocabulary. Shapes are rendered at
+4x the size and averaged down (antialiased), so a 16x16 circle, square and triangle stay distinguishable.
+Everything is a function of the seed: the same seed gives the same pixels.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..checks import check_count, check_prompt, check_seed
+from ..errors import InputError
+
+SHAPES = ("circle", "square", "triangle")
+COLOURS = {"red": (220, 40, 40), "green": (40, 200, 60), "yellow": (240, 220, 40), "white": (245, 245, 245)}
+BACKGROUNDS = {"black": (15, 15, 15), "blue": (30, 60, 170), "gray": (120, 120, 120)}
+# The motion's words in a caption; "still" reads "standing still".
+MOTIONS = {"left": "moving left", "right": "moving right", "up": "moving up", "down": "moving down",
+           "grow": "growing", "still": "standing still"}
+ATTRIBUTES = {"shape": SHAPES, "colour": tuple(COLOURS), "background": tuple(BACKGROUNDS), "motion": tuple(MOTIONS)}
+SIZE, FRAMES, FPS = 16, 8, 8.0
+SUPERSAMPLE = 4
+
+_CAPTION = re.compile(r"^an? (?P<colour>\w+) (?P<shape>\w+) (?P<motion>moving \w+|\w+(?: \w+)?) "
+                      r"on an? (?P<background>\w+) background$")
+
+
+@dataclass(frozen=True)
+class Attributes:
+    shape: str
+    colour: str
+    background: str
+    motion: str = "still"
+
+    def __post_init__(self):
+        for name, allowed in ATTRIBUTES.items():
+            if getattr(self, name) not in allowed:
+                raise InputError(f"unknown {name} {getattr(self, name)!r}; the world knows {', '.join(allowed)}")
+
+    @property
+    def caption(self) -> str:
+        return f"a {self.colour} {self.shape} {MOTIONS[self.motion]} on a {self.background} background"
+
+
+def random_attributes(seed: int) -> Attributes:
+    rng = np.random.default_rng([check_seed(seed), 1])
+    return Attributes(*(str(rng.choice(ATTRIBUTES[name])) for name in ("shape", "colour", "background", "motion")))
+
+
+def random_caption(seed: int) -> str:
+    """A caption in the world's grammar, drawn from `seed` (what the `mini` prompt agent writes)."""
+    return random_attributes(seed).caption
+
+
+def parse_caption(text: str) -> Attributes:
+    """The attributes a caption names; one-line error naming the grammar and its words if it does not follow it."""
+    words = " ".join(check_prompt(text, "caption").lower().rstrip(".").split())
+    match = _CAPTION.match(words)
+    if match is None:
+        raise InputError(f"caption {text!r} does not follow the mini grammar 'a <colour> <shape> <motion> on a "
+                         f"<background> background' (e.g. \"a red circle moving left on a blue background\")")
+    motions = {phrase: name for name, phrase in MOTIONS.items()}
+    found = match.groupdict()
+    if found["motion"] not in motions:
+        raise InputError(f"unknown motion {found['motion']!r} in {text!r}; the world knows "
+                         f"{', '.join(repr(p) for p in MOTIONS.values())}")
+    return Attributes(shape=found["shape"], colour=found["colour"], background=found["background"],
+                      motion=motions[found["motion"]])
+
+
+def _mask(shape: str, cx: float, cy: float, r: float, n: int) -> np.ndarray:
+    """Coverage of the shape on an n x n supersampled grid (coordinates in output pixels)."""
+    ys, xs = (np.mgrid[0:n, 0:n] + 0.5) / SUPERSAMPLE
+    dx, dy = xs - cx, ys - cy
+    if shape == "circle":
+        return dx * dx + dy * dy <= r * r
+    if shape == "square":
+        half = r * 0.85  # about the circle's area, so size alone does not give the shape away
+        return (np.abs(dx) <= half) & (np.abs(dy) <= half)
+    # An upright triangle inscribed in a slightly larger circle: apex up, flat base.
+    rr = r * 1.25
+    top, base = cy - rr, cy + rr * 0.5
+    half_width = (ys - top) / (base - top) * rr * np.sqrt(3) / 2
+    return (ys >= top) & (ys <= base) & (np.abs(dx) <= half_width)
+
+
+def render_clip(attrs: Attributes, seed: int = 0, size: int = SIZE, frames: int = FRAMES,
+                times: list[int] | None = None) -> np.ndarray:
+    """The clip of `attrs`, uint8 (frames, size, size, 3); `seed` picks the start position and size.
+
+    `times` renders only those frames of the clip (what a text-to-image trainer needs: one frame, not eight).
+    """
+    if not isinstance(attrs, Attributes):
+        raise InputError(f"render_clip needs Attributes (see parse_caption); got {type(attrs).__name__}")
+    size = check_count(size, "size", minimum=8, limit=256)
+    frames = check_count(frames, "frames", minimum=2, limit=64)
+    times = list(range(frames)) if times is None else list(times)
+    if not all(isinstance(t, int) and 0 <= t < frames for t in times):
+        raise InputError(f"times must be frame indices from 0 to {frames - 1}; got {times}")
+    rng = np.random.default_rng([check_seed(seed), 2])
+    r0 = size * rng.uniform(0.17, 0.23)
+    r1 = r0 * 1.6 if attrs.motion == "grow" else r0
+    travel = size * rng.uniform(0.3, 0.45)
+    step = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}.get(attrs.motion, (0, 0))
+    margin = r1 * 1.15 + 0.5
+    # A start such that the whole path stays inside the frame.
+    lo = [margin - min(0, d) * travel for d in step]
+    hi = [size - margin - max(0, d) * travel for d in step]
+    start = [rng.uniform(a, b) if b > a else size / 2 for a, b in zip(lo, hi)]
+    n = size * SUPERSAMPLE
+    colour = np.array(COLOURS[attrs.colour], np.float32)
+    background = np.array(BACKGROUNDS[attrs.background], np.float32)
+    out = np.empty((len(times), size, size, 3), np.uint8)
+    for i, t in enumerate(times):
+        f = t / (frames - 1)
+        cx, cy = start[0] + step[0] * travel * f, start[1] + step[1] * travel * f
+        cover = _mask(attrs.shape, cx, cy, r0 + (r1 - r0) * f, n).astype(np.float32)
+        alpha = cover.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(1, 3))[..., None]
+        out[i] = np.rint(background + alpha * (colour - background)).astype(np.uint8)
+    return out
+
+
+def world_clip(seed: int, size: int = SIZE, frames: int = FRAMES) -> tuple[np.ndarray, Attributes]:
+    """A random clip of the world and its attributes (caption: `attrs.caption`)."""
+    attrs = random_attributes(seed)
+    return render_clip(attrs, seed, size, frames), attrs
+
+
+def world_video(caption: str, seed: int = 0, size: int = SIZE, frames: int = FRAMES):
+    """The world's own rendering of `caption` as a `Video` (the truth a generated video is compared with)."""
+    from ..video import Video
+
+    return Video(render_clip(parse_caption(caption), seed, size, frames), FPS)
+
+
+def world_batch(seeds, size: int = SIZE, frames: int = FRAMES) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Clips for `seeds`, uint8 (N, frames, size, size, 3), and each attribute's class indices (N,)."""
+    clips, labels = [], {name: [] for name in ATTRIBUTES}
+    for seed in seeds:
+        clip, attrs = world_clip(int(seed), size, frames)
+        clips.append(clip)
+        for name, allowed in ATTRIBUTES.items():
+            labels[name].append(allowed.index(getattr(attrs, name)))
+    return np.stack(clips), {name: np.array(v, np.int64) for name, v in labels.items()}
