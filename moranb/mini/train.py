@@ -1,0 +1,224 @@
+"""Train a `mini` agent from scratch on the world's clips: `python -m moranb.mini.train --agent text_to_image --out DIR`.
+
+text_to_image trains in two phases: the one-block VAE alone (`--vae-steps`, reconstruction of world frames), then,
+with the VAE frozen, the UNet and both text encoders together on (frame, caption) pairs (v-prediction, captions
+dropped 10 % of the time so classifier-free guidance has an unconditional branch to use).
+
+Every batch and every noise draw is a function of (seed, step), so a run stopped and resumed from its latest
+checkpoint (DIR/checkpoints/step-N: weights, optimizer, state, all safetensors or json) gives the same weights as an
+uninterrupted one. `--minutes` caps one sitting; run the same command again to go on. At `--steps` the pipeline is
+written with `save_pretrained` to DIR/pipeline, with DIR/pipeline/mini.json recording the command and the seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..io import write_json
+from . import checkpoints
+from .world import FRAMES, random_attributes, render_clip
+
+TRAIN_SEEDS = 10**12  # world seeds for training start at (seed + 1) * TRAIN_SEEDS; evaluation uses others
+EVAL_SEEDS = 10**16
+
+
+def world_frames(seeds, step_rng: np.random.Generator, size: int = 16):
+    """One random frame of each seed's clip, as [-1, 1] pixels (N, 3, size, size), and the clips' captions."""
+    frames, captions = [], []
+    for seed in seeds:
+        attrs = random_attributes(int(seed))
+        frames.append(render_clip(attrs, int(seed), size, FRAMES, times=[int(step_rng.integers(FRAMES))])[0])
+        captions.append(attrs.caption)
+    pixels = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return pixels, captions
+
+
+def encode_text(pipe, captions: list[str], train: bool):
+    """The pipeline's own prompt encoding (penultimate hidden states of both encoders, the second one's pooled
+    projection), with gradients when the encoders train."""
+    with torch.set_grad_enabled(train):
+        embeds, _, pooled, _ = pipe.encode_prompt(captions, device=torch.device("cpu"), num_images_per_prompt=1,
+                                                  do_classifier_free_guidance=False)
+    return embeds, pooled
+
+
+class TextToImageTrainer:
+    def __init__(self, out: Path, seed: int, steps: int, vae_steps: int, batch: int, lr: float):
+        from .text_to_image import build_pipeline
+
+        self.out, self.seed, self.steps, self.vae_steps, self.batch, self.lr = out, seed, steps, vae_steps, batch, lr
+        self.pipe = build_pipeline(seed)
+        self.step, self.history, self.scaling = 0, [], 1.0
+        self.time_ids = self.pipe._get_add_time_ids((16, 16), (0, 0), (16, 16), dtype=torch.float32,
+                                                    text_encoder_projection_dim=self.pipe.text_encoder_2.config.projection_dim)
+        self._phase_setup()
+
+    # -- phases ----------------------------------------------------------------------------------------------------
+    @property
+    def phase(self) -> str:
+        return "vae" if self.step < self.vae_steps else "unet"
+
+    def _modules(self, phase: str) -> dict:
+        p = self.pipe
+        return {"vae": p.vae} if phase == "vae" else {"unet": p.unet, "text_encoder": p.text_encoder,
+                                                      "text_encoder_2": p.text_encoder_2}
+
+    def _phase_setup(self):
+        for module in (self.pipe.vae, self.pipe.unet, self.pipe.text_encoder, self.pipe.text_encoder_2):
+            module.requires_grad_(False).eval()
+        trained = self._modules(self.phase)
+        for module in trained.values():
+            module.requires_grad_(True).train()
+        self.params = [p for m in trained.values() for p in m.parameters()]
+        self.optimizer = torch.optim.AdamW(self.params, lr=self.lr, weight_decay=0.01)
+        self._current = self.phase
+
+    def _lr(self) -> float:
+        # Linear warm-up over 100 steps, then cosine decay to a tenth, within each phase.
+        first, last = (0, self.vae_steps) if self.phase == "vae" else (self.vae_steps, self.steps)
+        done = self.step - first
+        warm = min(1.0, (done + 1) / 100)
+        return self.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done / max(1, last - first))))
+
+    # -- one step --------------------------------------------------------------------------------------------------
+    def train_step(self) -> float:
+        if self.phase != self._current:
+            self._set_scaling()
+            self._phase_setup()
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.step)
+        rng = np.random.default_rng([self.seed, self.step])
+        first = (self.seed + 1) * TRAIN_SEEDS + self.step * self.batch
+        pixels, captions = world_frames(range(first, first + self.batch), rng)
+        loss = self._vae_loss(pixels, gen) if self.phase == "vae" else self._unet_loss(pixels, captions, gen)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self._lr()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimizer.step()
+        self.step += 1
+        return float(loss)
+
+    def _vae_loss(self, pixels, gen):
+        posterior = self.pipe.vae.encode(pixels).latent_dist
+        recon = self.pipe.vae.decode(posterior.sample(gen)).sample
+        return torch.nn.functional.mse_loss(recon, pixels) + 1e-6 * posterior.kl().mean()
+
+    def _unet_loss(self, pixels, captions, gen):
+        pipe = self.pipe
+        with torch.no_grad():
+            latents = pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor
+        embeds, pooled = encode_text(pipe, captions, train=True)
+        keep = (torch.rand(len(captions), generator=gen) >= 0.1).float()  # dropped: zeros, as force_zeros_for_empty_prompt
+        embeds, pooled = embeds * keep[:, None, None], pooled * keep[:, None]
+        noise = torch.randn(latents.shape, generator=gen)
+        t = torch.randint(0, pipe.scheduler.config.num_train_timesteps, (len(captions),), generator=gen)
+        noisy = pipe.scheduler.add_noise(latents, noise, t)
+        target = pipe.scheduler.get_velocity(latents, noise, t)
+        pred = pipe.unet(noisy, t, encoder_hidden_states=embeds,
+                         added_cond_kwargs={"text_embeds": pooled,
+                                            "time_ids": self.time_ids.repeat(len(captions), 1)}).sample
+        return torch.nn.functional.mse_loss(pred, target)
+
+    @torch.no_grad()
+    def _set_scaling(self):
+        """SD's rule: scale latents to unit standard deviation (measured on 512 held-out frames)."""
+        pixels, _ = world_frames(range(EVAL_SEEDS, EVAL_SEEDS + 512), np.random.default_rng(0))
+        std = float(self.pipe.vae.encode(pixels).latent_dist.mean.std())
+        self.scaling = 1.0 / std
+        self.pipe.vae.register_to_config(scaling_factor=self.scaling)
+
+    # -- checkpoints -----------------------------------------------------------------------------------------------
+    def _parts(self) -> dict:
+        return {name: getattr(self.pipe, name) for name in ("vae", "unet", "text_encoder", "text_encoder_2")}
+
+    def save_checkpoint(self):
+        checkpoints.save(self.out, self.step, checkpoints.prefixed(self._parts()), self.optimizer,
+                         {"phase": self._current, "seed": self.seed, "scaling": self.scaling, "history": self.history})
+
+    def resume(self) -> bool:
+        found = checkpoints.latest(self.out)
+        if not found:
+            return False
+        folder, state, weights = found
+        if state["seed"] != self.seed:
+            sys.exit(f"error: {folder} was trained with --seed {state['seed']}, not {self.seed}; use another --out")
+        checkpoints.load_prefixed(self._parts(), weights)
+        self.step, self.history, self.scaling = state["step"], state["history"], state["scaling"]
+        self.pipe.vae.register_to_config(scaling_factor=self.scaling)
+        self._phase_setup()
+        if state["phase"] == self._current:
+            checkpoints.load_optimizer(folder, self.optimizer)
+        else:  # taken at the phase change: the VAE is done, its latents not yet measured
+            self._set_scaling()
+        return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m moranb.mini.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--agent", choices=("text_to_image",), required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=3000, help="total steps, VAE phase included")
+    parser.add_argument("--vae-steps", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--minutes", type=float, default=None, help="stop this sitting after N minutes")
+    parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from tqdm.auto import tqdm
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    trainer = TextToImageTrainer(args.out, args.seed, args.steps, args.vae_steps, args.batch, args.lr)
+    if trainer.resume():
+        print(f"resumed at step {trainer.step}", file=sys.stderr)
+    start = last_save = time.monotonic()
+    first_step, losses = trainer.step, []
+    bar = tqdm(total=args.steps, initial=trainer.step, desc="mini text_to_image", unit="step")
+    while trainer.step < args.steps:
+        losses.append(trainer.train_step())
+        bar.update(1)
+        if len(losses) == 20 or trainer.step == args.steps:
+            trainer.history.append({"step": trainer.step, "phase": trainer._current, "loss": float(np.mean(losses)),
+                                    "seconds": round(time.monotonic() - start, 1)})
+            bar.set_postfix(phase=trainer._current, loss=f"{trainer.history[-1]['loss']:.4f}")
+            losses = []
+        now = time.monotonic()
+        if now - last_save > args.checkpoint_minutes * 60:
+            trainer.save_checkpoint()
+            last_save = now
+        if args.minutes is not None and now - start > args.minutes * 60:
+            break
+    bar.close()
+    trainer.save_checkpoint()
+    elapsed = time.monotonic() - start
+    rate = (trainer.step - first_step) * args.batch / max(elapsed, 1e-9)
+    write_json(args.out / "history.json", trainer.history)
+    print(f"step {trainer.step}/{args.steps}, {rate:.1f} samples/s this sitting", file=sys.stderr)
+    if trainer.step >= args.steps:
+        folder = args.out / "pipeline"
+        trainer.pipe.save_pretrained(folder)
+        command = ["python", "-m", "moranb.mini.train", "--agent", args.agent, "--out", "DIR", "--seed",
+                   str(args.seed), "--steps", str(args.steps), "--vae-steps", str(args.vae_steps), "--batch",
+                   str(args.batch), "--lr", str(args.lr)]
+        write_json(folder / "mini.json", {"agent": args.agent, "command": " ".join(command), "seed": args.seed,
+                                          "steps": args.steps, "vae_steps": args.vae_steps, "batch": args.batch,
+                                          "lr": args.lr, "torch": torch.__version__,
+                                          "train_seconds": trainer.history[-1]["seconds"] if trainer.history else None})
+        print(f"wrote {folder}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
