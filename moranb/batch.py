@@ -240,6 +240,11 @@ def run_batch(prompts_source, task: str = "text_to_video", profile: "str | Profi
     state.wait_for_everyone()
     pending = [item for item in grid if not _done(out, item, key)]  # the same list in every process
     state.wait_for_everyone()  # nobody writes before everyone has looked
+    if state.is_main_process:  # a kill between an item's record and its cleanup left its stage cache: free it now
+        waiting = {item.name for item in pending}
+        for item in grid:
+            if item.name not in waiting:
+                shutil.rmtree(out / ITEMS / item.name / ".stages", ignore_errors=True)
     mine = pending[rank::processes]
 
     shard = {"process": rank, "host": platform.node(), "device": profile.device, "made": [], "failed": [],
