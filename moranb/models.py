@@ -7,6 +7,7 @@ every agent that needs the same model reuses one copy. `clear()` frees them (bet
 from __future__ import annotations
 
 import os
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -154,6 +155,8 @@ def load(cls, model: Model, profile: Profile, field: str, **components):
            tuple(sorted((k, id(v)) for k, v in components.items())))
 
     def build():
+        import torch
+
         check_device(profile)
         dtype = model.torch_dtype(profile)
         pipe = from_pretrained(cls, model, field, dtype=dtype, **components)
@@ -162,10 +165,11 @@ def load(cls, model: Model, profile: Profile, field: str, **components):
 
             apply_adapters(pipe, field, profile)
         offload = profile.offload
-        if str(dtype) != f"torch.{model.dtype or profile.dtype}":  # bf16 -> fp32 on a GPU without bf16
+        if (model.dtype or profile.dtype) == "bfloat16" and dtype == torch.float32:  # a GPU without bf16
             offload = "group" if offload == "model" else offload
-            _warn_once(f"{field}: this GPU has no native bfloat16, so '{model.source}' runs in float32"
-                       + (" and is streamed through the GPU (group offload)" if offload == "group" else ""))
+            warnings.warn(f"{field}: this GPU has no native bfloat16, so '{model.source}' runs in float32"
+                          + (" and is streamed through the GPU (group offload)" if offload == "group" else ""),
+                          stacklevel=2)
         _place(pipe, profile, offload)
         _speed_up(pipe, profile)
         pipe.set_progress_bar_config(disable=not profile.step_progress, desc=field, leave=False)
@@ -297,26 +301,12 @@ def _speed_up(pipe, profile: Profile):
         if blocks < 2:
             raise InputError(f"first_block_cache needs a transformer with at least 2 blocks (a first to test, the "
                              f"rest to reuse); {type(denoiser).__name__} here has {blocks}: set first_block_cache=0")
-        if not getattr(denoiser, "_moranb_cache", False):  # a denoiser shared by two pipelines is hooked once
-            denoiser.enable_cache(FirstBlockCacheConfig(threshold=profile.first_block_cache))
-            denoiser._moranb_cache = True
-    if profile.compile and not getattr(denoiser, "_moranb_compiled", False):
+        denoiser.enable_cache(FirstBlockCacheConfig(threshold=profile.first_block_cache))
+    if profile.compile:
         if getattr(denoiser, "_repeated_blocks", None):
             denoiser.compile_repeated_blocks(fullgraph=True)  # regional: each repeated block compiled once, reused
         else:
             denoiser.compile()
-        denoiser._moranb_compiled = True
-
-
-_WARNED: set[str] = set()
-
-
-def _warn_once(message: str):
-    if message not in _WARNED:
-        _WARNED.add(message)
-        import warnings
-
-        warnings.warn(message, stacklevel=3)
 
 
 def clear():
