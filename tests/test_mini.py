@@ -67,3 +67,86 @@ def test_world_rejects_bad_input():
         world_clip(0, size=4)
     with pytest.raises(InputError, match="times"):
         render_clip(Attributes("circle", "red", "blue"), 0, times=[8])
+
+
+# -- the shipped judge -----------------------------------------------------------------------------------------------
+
+def test_judge_reads_fresh_world_clips():
+    """>= 98 % per attribute on 200 clips no training or measurement used, clean and roughened like a generator's."""
+    import torch
+
+    from moranb.mini.judge import load_judge, to_tensor
+    from moranb.mini.train_judge import roughen
+
+    judge = load_judge()
+    clips, labels = world_batch(range(FRESH, FRESH + 200))
+    x = to_tensor(clips)
+    with torch.no_grad():
+        for rough in (False, True):
+            logits = judge(roughen(x, torch.Generator().manual_seed(1)) if rough else x)
+            for name in ATTRIBUTES:
+                share = float((logits[name].argmax(1).numpy() == labels[name]).mean())
+                assert share >= 0.98, (name, rough, share)
+
+
+def test_follows_judges_frames_and_clips():
+    from PIL import Image
+
+    from moranb.mini.judge import follows
+    from moranb.video import Video
+
+    clip, attrs = world_clip(FRESH + 1)
+    verdict = follows(Video(clip, world.FPS), attrs.caption)
+    assert verdict == {"shape": True, "colour": True, "background": True, "motion": True, "overall": True}
+    frame_verdict = follows(Image.fromarray(clip[0]), attrs.caption)
+    assert set(frame_verdict) == {"shape", "colour", "background", "overall"} and frame_verdict["overall"]
+    other = Attributes(attrs.shape, next(c for c in world.COLOURS if c != attrs.colour), attrs.background, attrs.motion)
+    wrong = follows(clip, other.caption)
+    assert wrong["colour"] is False and wrong["overall"] is False and wrong["shape"] is True
+    with pytest.raises(InputError, match="16x16"):
+        follows(np.zeros((32, 32, 3), np.uint8), attrs.caption)
+    with pytest.raises(InputError, match="uint8"):
+        follows(np.zeros((16, 16, 3), np.float32), attrs.caption)
+
+
+def test_shipped_judge_records_how_it_was_made():
+    from moranb.mini.judge import WEIGHTS
+
+    meta = json.loads((WEIGHTS / "judge.json").read_text())
+    assert meta["command"].startswith("python -m moranb.mini.train_judge ") and "--seed" in meta["command"]
+    assert min(meta["accuracy"]["clean"].values()) >= 0.98
+    assert (WEIGHTS / "judge.safetensors").stat().st_size < 500_000
+
+
+# -- the shipped text-to-image model ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def mini_pipe():
+    from moranb.mini.evaluate import load_pipeline
+    from moranb.mini.judge import WEIGHTS
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_pipeline(WEIGHTS / "text_to_image")
+
+
+def test_text_to_image_loads_with_from_pretrained_and_reproduces_its_hashes(mini_pipe):
+    from diffusers import StableDiffusionXLPipeline
+
+    from moranb.mini.evaluate import HASH_SEEDS, generate, sha256
+    from moranb.mini.judge import WEIGHTS
+
+    assert isinstance(mini_pipe, StableDiffusionXLPipeline) and mini_pipe.vae_scale_factor == 1
+    meta = json.loads((WEIGHTS / "text_to_image" / "mini.json").read_text())
+    assert meta["command"].startswith("python -m moranb.mini.train --agent text_to_image ")
+    images, captions = generate(mini_pipe, HASH_SEEDS)
+    assert images.shape == (len(HASH_SEEDS), 16, 16, 3)
+    assert [s["caption"] for s in meta["samples"]] == captions
+    assert [sha256(im) for im in images] == [s["sha256"] for s in meta["samples"]]
+
+
+def test_text_to_image_follows_its_prompts(mini_pipe):
+    from moranb.mini.evaluate import accuracy
+
+    found = accuracy(mini_pipe, count=24, batch=24)
+    assert found["all"] >= 0.75, found

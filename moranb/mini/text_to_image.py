@@ -36,17 +36,27 @@ def tokenizer(pad_token: str = "<|endoftext|>"):
     from transformers import CLIPTokenizer
 
     symbols = list(_bytes_to_unicode().values())
-    vocab = symbols + [s + "</w>" for s in symbols]
-    merges = []
-    for word in world_words():
-        pieces = list(word[:-1]) + [word[-1] + "</w>"]
-        while len(pieces) > 1:  # merge left to right: "r e", "re d</w>"
-            pair = (pieces[0], pieces[1])
-            if pair not in merges:
-                merges.append(pair)
-                vocab.append(pair[0] + pair[1])
-            pieces = [pieces[0] + pieces[1]] + pieces[2:]
-    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    base = symbols + [s + "</w>" for s in symbols]
+    merges: list[tuple[str, str]] = []
+    for _ in range(20):
+        # Merge each word's current pieces left to right ("r e", "re d</w>"). A merge made for one word can split
+        # another ("r i" of "right" inside "triangle"), so tokenize again and add merges until every word is whole.
+        tok = _clip_bpe(base, merges, pad_token)
+        split = [tok.tokenize(w) for w in world_words() if len(tok.tokenize(w)) > 1]
+        if not split:
+            return tok
+        for pieces in split:
+            while len(pieces) > 1:
+                if (pieces[0], pieces[1]) not in merges:
+                    merges.append((pieces[0], pieces[1]))
+                pieces = [pieces[0] + pieces[1]] + pieces[2:]
+    raise RuntimeError("the mini tokenizer's merges did not converge")
+
+
+def _clip_bpe(base: list[str], merges: list[tuple[str, str]], pad_token: str):
+    from transformers import CLIPTokenizer
+
+    vocab = base + [a + b for a, b in merges] + ["<|startoftext|>", "<|endoftext|>"]
     vocab = {token: i for i, token in enumerate(dict.fromkeys(vocab))}
     return CLIPTokenizer(vocab=vocab, merges=merges, pad_token=pad_token, model_max_length=MAX_TOKENS)
 

@@ -171,10 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vae-steps", type=int, default=300)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--stop-at", type=int, default=None,
+                        help="end the run (and export) at this step, before --steps; the schedule still spans --steps")
     parser.add_argument("--minutes", type=float, default=None, help="stop this sitting after N minutes")
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args(argv)
+    end = min(args.steps, args.stop_at or args.steps)
     if args.threads:
         torch.set_num_threads(args.threads)
     from tqdm.auto import tqdm
@@ -184,14 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     if trainer.resume():
         print(f"resumed at step {trainer.step}", file=sys.stderr)
     start = last_save = time.monotonic()
+    earlier = trainer.history[-1]["seconds"] if trainer.history else 0.0  # training time of earlier sittings
     first_step, losses = trainer.step, []
     bar = tqdm(total=args.steps, initial=trainer.step, desc="mini text_to_image", unit="step")
-    while trainer.step < args.steps:
+    while trainer.step < end:
         losses.append(trainer.train_step())
         bar.update(1)
-        if len(losses) == 20 or trainer.step == args.steps:
+        if len(losses) == 20 or trainer.step == end:
             trainer.history.append({"step": trainer.step, "phase": trainer._current, "loss": float(np.mean(losses)),
-                                    "seconds": round(time.monotonic() - start, 1)})
+                                    "seconds": round(earlier + time.monotonic() - start, 1)})
             bar.set_postfix(phase=trainer._current, loss=f"{trainer.history[-1]['loss']:.4f}")
             losses = []
         now = time.monotonic()
@@ -205,15 +209,15 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - start
     rate = (trainer.step - first_step) * args.batch / max(elapsed, 1e-9)
     write_json(args.out / "history.json", trainer.history)
-    print(f"step {trainer.step}/{args.steps}, {rate:.1f} samples/s this sitting", file=sys.stderr)
-    if trainer.step >= args.steps:
+    print(f"step {trainer.step}/{end}, {rate:.1f} samples/s this sitting", file=sys.stderr)
+    if trainer.step >= end:
         folder = args.out / "pipeline"
         trainer.pipe.save_pretrained(folder)
         command = ["python", "-m", "moranb.mini.train", "--agent", args.agent, "--out", "DIR", "--seed",
                    str(args.seed), "--steps", str(args.steps), "--vae-steps", str(args.vae_steps), "--batch",
-                   str(args.batch), "--lr", str(args.lr)]
+                   str(args.batch), "--lr", str(args.lr)] + (["--stop-at", str(end)] if end < args.steps else [])
         write_json(folder / "mini.json", {"agent": args.agent, "command": " ".join(command), "seed": args.seed,
-                                          "steps": args.steps, "vae_steps": args.vae_steps, "batch": args.batch,
+                                          "steps": args.steps, "stopped_at": end, "vae_steps": args.vae_steps, "batch": args.batch,
                                           "lr": args.lr, "torch": torch.__version__,
                                           "train_seconds": trainer.history[-1]["seconds"] if trainer.history else None})
         print(f"wrote {folder}", file=sys.stderr)
