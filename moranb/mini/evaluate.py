@@ -44,6 +44,19 @@ def sha256(image: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(image, dtype=np.uint8).tobytes()).hexdigest()
 
 
+def sample_grid(images: np.ndarray, columns: int = 8, scale: int = 6):
+    """uint8 images (N, H, W, 3) as one PIL grid, enlarged with nearest neighbour so the pixels stay honest."""
+    from PIL import Image
+
+    n, h, w, _ = images.shape
+    rows = -(-n // columns)
+    grid = np.full((rows * (h + 1) + 1, columns * (w + 1) + 1, 3), 255, np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        grid[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = image
+    return Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
+
+
 def accuracy(pipe, count: int = 200, guidance_scale: float = GUIDANCE, batch: int = 50) -> dict[str, float]:
     """Share of `count` seeded captions whose image the judge reads right, per attribute and all three together."""
     right = {name: 0 for name in APPEARANCE + ("all",)}
@@ -63,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path, help="a mini text-to-image pipeline folder")
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--guidance", type=float, nargs="+", default=[GUIDANCE])
+    parser.add_argument("--png", type=Path, help="also write the first 32 samples as a grid PNG here")
     parser.add_argument("--record", action="store_true", help="write accuracy and sample hashes into mini.json")
     args = parser.parse_args(argv)
     pipe = load_pipeline(args.folder)
@@ -70,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     for g in args.guidance:
         results[g] = accuracy(pipe, args.count, g)
         print(f"guidance {g}: {json.dumps(results[g])}", file=sys.stderr)
+    if args.png:
+        from ..io import save_image
+
+        images, captions = generate(pipe, range(32))
+        save_image(sample_grid(images), args.png)
+        print("\n".join(f"{i:2d} {c}" for i, c in enumerate(captions)), file=sys.stderr)
     if args.record:
         from ..io import write_json
 

@@ -9,7 +9,9 @@ Two choices differ from SDXL because of the size:
 - The tokenizers know only the world's words (a CLIP BPE whose merges spell each word whole, so every word of the
   grammar is one token and the embedding tables stay a few hundred rows instead of 49,408).
 - The VAE has one block, so it does not downsample (vae_scale_factor 1: a 16x16 image is a 16x16 latent; SDXL's
-  8x would leave 2x2). It is trained first, alone, to reconstruct the world's frames, and then frozen.
+  8x would leave 2x2). It is trained first, alone, to reconstruct the world's frames, and then frozen; at the end
+  its decoder alone is sharpened (see `moranb.mini.train`). A hand-set identity was not possible: the KL VAE's
+  GroupNorm + SiLU before its output convolutions are not invertible per pixel.
 """
 
 from __future__ import annotations
