@@ -1,0 +1,37 @@
+"""Pictures of MoraMini: a contact sheet of 16x16 images or clips, each blown up with its caption and the judge's
+verdict, so a class sees at a glance what the world looks like and what a model drew."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..video import _font, _wrap
+
+
+def sheet(images, captions: list[str], verdicts: list[dict] | None = None, scale: int = 8,
+          columns: int = 6) -> Image.Image:
+    """One tile per image (uint8 (N, H, W, 3); a clip (N, T, H, W, 3) shows its first and last frame side by side),
+    scaled up `scale` times with nearest neighbour, its caption below, and the judge's verdict (green: follows the
+    caption; red: the attributes it does not) where `verdicts` (from `moranb.mini.judge.follows`) is given."""
+    images = np.asarray(images)
+    if images.ndim == 5:  # clips: first | last frame
+        images = np.concatenate([images[:, 0], np.full_like(images[:, 0, :, :1], 255), images[:, -1]], axis=2)
+    h, w = images.shape[1] * scale, images.shape[2] * scale
+    tile_w, text_h, gap = max(w, 150), 64, 6
+    rows = -(-len(images) // columns)
+    out = Image.new("RGB", (columns * (tile_w + gap) + gap, rows * (h + text_h + gap) + gap), "white")
+    draw, font = ImageDraw.Draw(out), _font(12)
+    for i, image in enumerate(images):
+        x, y = gap + (i % columns) * (tile_w + gap), gap + (i // columns) * (h + text_h + gap)
+        out.paste(Image.fromarray(image).resize((w, h), Image.NEAREST), (x + (tile_w - w) // 2, y))
+        lines = _wrap(captions[i], 26)[:3]
+        if verdicts is not None:
+            wrong = [name for name, ok in verdicts[i].items() if name != "overall" and not ok]
+            lines.append("follows" if not wrong else "wrong: " + ", ".join(wrong))
+        for k, line in enumerate(lines):
+            colour = "black"
+            if verdicts is not None and k == len(lines) - 1:
+                colour = (20, 140, 40) if line == "follows" else (200, 30, 30)
+            draw.text((x, y + h + 2 + 14 * k), line, fill=colour, font=font)
+    return out
