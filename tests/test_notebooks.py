@@ -159,3 +159,14 @@ def test_the_vbench_suite_notebook_makes_a_slice_vbench_finds_and_scores(suite):
     assert rec["scores"]["subject_consistency"] == consistency["value"]
     assert results["dimensions"]["temporal_style"]["value"] is None  # offline: no honest text alignment
     assert "ViCLIP" in results["dimensions"]["temporal_style"]["reason"]
+
+
+@pytest.mark.slow
+def test_the_moramini_notebook_shows_a_model_that_follows_its_prompts(suite):
+    from PIL import Image
+
+    rec = json.loads((suite / "11_moramini.json").read_text())
+    assert all(acc >= 0.98 for acc in rec["judge_accuracy"].values())
+    assert rec["prompts"] == 100 and rec["t2i_accuracy"]["all"] >= 0.9  # shape, colour and background together
+    for picture in rec["pictures"]:
+        assert Image.open(picture).size[0] > 600

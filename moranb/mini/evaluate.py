@@ -21,6 +21,7 @@ from .judge import APPEARANCE, read
 from .world import SIZE, parse_caption, random_caption
 
 STEPS, GUIDANCE = 25, 2.0
+SHIPPED = Path(__file__).parent / "weights" / "text_to_image"  # the pipeline folder shipped in the package
 HASH_SEEDS = (0, 1, 2, 3)
 
 

@@ -18,14 +18,14 @@ def sheet(images, captions: list[str], verdicts: list[dict] | None = None, scale
     if images.ndim == 5:  # clips: first | last frame
         images = np.concatenate([images[:, 0], np.full_like(images[:, 0, :, :1], 255), images[:, -1]], axis=2)
     h, w = images.shape[1] * scale, images.shape[2] * scale
-    tile_w, text_h, gap = max(w, 150), 64, 6
+    tile_w, text_h, gap = max(w, 150), 72, 6
     rows = -(-len(images) // columns)
     out = Image.new("RGB", (columns * (tile_w + gap) + gap, rows * (h + text_h + gap) + gap), "white")
     draw, font = ImageDraw.Draw(out), _font(12)
     for i, image in enumerate(images):
         x, y = gap + (i % columns) * (tile_w + gap), gap + (i // columns) * (h + text_h + gap)
         out.paste(Image.fromarray(image).resize((w, h), Image.NEAREST), (x + (tile_w - w) // 2, y))
-        lines = _wrap(captions[i], 26)[:3]
+        lines = _wrap(captions[i], 23)[:3]
         if verdicts is not None:
             wrong = [name for name, ok in verdicts[i].items() if name != "overall" and not ok]
             lines.append("follows" if not wrong else "wrong: " + ", ".join(wrong))
