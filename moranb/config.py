@@ -104,6 +104,14 @@ class Profile:
     i2v_steps: int = 25
     motion_bucket_id: int = 180
     noise_aug_strength: float = 0.1
+    # Classifier-free guidance over the frames, rising from min to max (diffusers' SVD defaults).
+    i2v_min_guidance: float = 1.0
+    i2v_max_guidance: float = 3.0
+    # True where the image-to-video model was trained to take the motion as its motion bucket (`mini`: one bucket
+    # per motion of the world, `moranb.mini.image_to_video.MOTION_BUCKETS`): the tasks then pass the motion their
+    # caption names (or, extending or editing a video, the motion the mini judge reads in it) instead of
+    # motion_bucket_id.
+    motion_buckets: bool = False
     # Frames SVD's temporal VAE decodes at once: its activations are the largest of any step (moranb plan, full:
     # 13.5 GiB at 12 frames, 9.0 at 8), and 8 is what diffusers' SVD example uses.
     decode_chunk_size: int = 8
@@ -226,7 +234,44 @@ def tiny_profile(root: str | os.PathLike | None = None) -> Profile:
     )
 
 
-PROFILES = {"tiny": tiny_profile, "full": full_profile, "lowvram": lowvram_profile}
+MINI_WEIGHTS = Path(__file__).parent / "mini" / "weights"
+
+
+def mini_profile() -> Profile:
+    """MoraMini's agents (`moranb.mini`): the same pipeline classes as `tiny`, trained by moranb on the mini world
+    (16x16 frames, 8 per clip) and shipped in the package, so a CPU makes videos that follow their captions.
+
+    Text-to-image (SDXL's pipeline, no refiner), image-to-video (SVD's, the motion as its motion bucket) and
+    image-to-image (InstructPix2Pix's) are trained; the prompt agent writes captions in the world's grammar
+    (backend "mini"). The connection agent is the tiny profile's random-weight LTX-Video: not trained for the
+    world yet, so its transitions are noise. Every agent loads through `from_pretrained` like any other profile.
+    """
+    return tiny_profile().replace(
+        name="mini",
+        text_to_image=Model(str(MINI_WEIGHTS / "text_to_image")),
+        refiner=None,
+        image_to_image=Model(str(MINI_WEIGHTS / "image_to_image")),
+        image_to_video=Model(str(MINI_WEIGHTS / "image_to_video")),
+        prompt_backend="mini",
+        width=16,
+        height=16,
+        t2i_steps=25,
+        t2i_guidance_scale=2.0,
+        i2i_steps=25,
+        i2i_guidance_scale=3.0,
+        image_guidance_scale=1.5,
+        frames_per_segment=8,
+        segments=2,
+        i2v_steps=12,
+        noise_aug_strength=0.02,
+        i2v_max_guidance=1.0,
+        motion_buckets=True,
+        decode_chunk_size=8,
+        fps=8,
+    )
+
+
+PROFILES = {"tiny": tiny_profile, "mini": mini_profile, "full": full_profile, "lowvram": lowvram_profile}
 
 
 def get_profile(profile: "str | Profile" = "tiny", **overrides) -> Profile:

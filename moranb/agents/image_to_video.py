@@ -26,28 +26,40 @@ class ImageToVideoAgent:
 
         return models.load(StableVideoDiffusionPipeline, self.profile.image_to_video, self.profile, "image_to_video")
 
-    def segment(self, image, seed: int = 0, num_frames: int | None = None) -> Video:
-        """One SVD clip of `num_frames` frames animating `image` (at the image's size)."""
+    def motion_bucket(self, motion: str | None) -> int:
+        """SVD's motion bucket: the profile's, or, where the profile's model takes the motion as its bucket
+        (`motion_buckets`, the mini profile), the bucket of `motion` (a caption or a motion's name; none: still)."""
+        if not self.profile.motion_buckets:
+            return self.profile.motion_bucket_id
+        from ..mini.image_to_video import motion_bucket
+
+        return motion_bucket(motion or "still")
+
+    def segment(self, image, seed: int = 0, num_frames: int | None = None, motion: str | None = None) -> Video:
+        """One SVD clip of `num_frames` frames animating `image` (at the image's size); `motion`: see
+        `motion_bucket`."""
         p = self.profile
         image = as_image(image)
         num_frames = check_count(num_frames if num_frames is not None else p.frames_per_segment, "frames per segment")
         check_size(image.width, image.height, p.size_multiple, "Stable Video Diffusion")
         out = self.pipe(
             image=image, height=image.height, width=image.width, num_frames=num_frames,
-            num_inference_steps=p.i2v_steps, fps=p.fps, motion_bucket_id=p.motion_bucket_id,
+            num_inference_steps=p.i2v_steps, fps=p.fps, motion_bucket_id=self.motion_bucket(motion),
             noise_aug_strength=p.noise_aug_strength, decode_chunk_size=p.decode_chunk_size,
+            min_guidance_scale=p.i2v_min_guidance, max_guidance_scale=p.i2v_max_guidance,
             generator=torch.Generator("cpu").manual_seed(seed), output_type="np",
         )
         return Video.from_float(out.frames[0], p.fps)
 
     def __call__(self, image, seed: int = 0, segments: int | None = None,
-                 frames_per_segment: int | None = None, progress: bool = True) -> SegmentedVideo:
+                 frames_per_segment: int | None = None, progress: bool = True,
+                 motion: str | None = None) -> SegmentedVideo:
         p = self.profile
         segments = check_count(segments if segments is not None else p.segments, "segments")
         first = current = as_image(image)
         clips = []
         bar = {} if progress else {"disable": True}  # unset, tqdm honours TQDM_DISABLE=1
         for k in tqdm(range(segments), desc="image-to-video", unit="segment", leave=False, **bar):
-            clips.append(self.segment(current, seed=seed + k, num_frames=frames_per_segment))
+            clips.append(self.segment(current, seed=seed + k, num_frames=frames_per_segment, motion=motion))
             current = clips[-1].last_frame
         return SegmentedVideo(first, clips)

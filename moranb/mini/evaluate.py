@@ -1,9 +1,16 @@
-"""How well the `mini` text-to-image model follows its prompts, as read by the mini judge, and its sample hashes.
+"""How well the `mini` agents follow their prompts, as read by the mini judge, and their sample hashes.
 
-`python -m moranb.mini.evaluate DIR` generates one image for each of `--count` seeded captions (caption i is
-`random_caption(i)`, generator seed i), reads them with the judge and prints the share correct per attribute and for
-shape, colour and background together; `--record` writes that, and the sha256 of a few samples' uint8 pixels, into
-DIR/mini.json, so a test can check that the shipped weights still draw the same pixels.
+`python -m moranb.mini.evaluate DIR` evaluates the pipeline in DIR by its class:
+- text-to-image (`StableDiffusionXLPipeline`): one image for each of `--count` seeded captions (caption i is
+  `random_caption(i)`, generator seed i); the share the judge reads right per attribute and for shape, colour and
+  background together.
+- image-to-video (`StableVideoDiffusionPipeline`): caption i's first frame, as the world draws it, animated with the
+  caption's motion bucket; the share of clips whose motion the judge reads as the caption's, and, for "extend", the
+  share whose second segment (animated from the first's last frame, as the extend task does) still moves that way.
+- image-to-image (`StableDiffusionInstructPix2PixPipeline`): a world frame edited by instruction i; the share where
+  the judge reads the asked colour or background, and where the attributes not asked about stayed.
+`--record` writes the figures, and the sha256 of a few samples' uint8 pixels, into DIR/mini.json, so a test can check
+that the shipped weights still draw the same pixels.
 """
 
 from __future__ import annotations
@@ -21,14 +28,21 @@ from .judge import APPEARANCE, read
 from .world import SIZE, parse_caption, random_caption
 
 STEPS, GUIDANCE = 25, 2.0
-SHIPPED = Path(__file__).parent / "weights" / "text_to_image"  # the pipeline folder shipped in the package
+VIDEO_STEPS, NOISE_AUG = 12, 0.02  # image-to-video: Euler steps, noise augmentation of the conditioning frame
+EDIT_STEPS, EDIT_GUIDANCE, EDIT_IMAGE_GUIDANCE = 25, 3.0, 1.5
+WEIGHTS = Path(__file__).parent / "weights"
+SHIPPED = WEIGHTS / "text_to_image"  # the pipeline folders shipped in the package
+SHIPPED_VIDEO = WEIGHTS / "image_to_video"
+SHIPPED_EDIT = WEIGHTS / "image_to_image"
 HASH_SEEDS = (0, 1, 2, 3)
 
 
 def load_pipeline(folder):
-    from diffusers import StableDiffusionXLPipeline
+    """The pipeline saved in `folder`, of the class its model_index.json names (one `from_pretrained` path)."""
+    import diffusers
 
-    pipe = StableDiffusionXLPipeline.from_pretrained(folder)
+    name = json.loads((Path(folder) / "model_index.json").read_text(encoding="utf-8"))["_class_name"]
+    pipe = getattr(diffusers, name).from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -72,15 +86,127 @@ def accuracy(pipe, count: int = 200, guidance_scale: float = GUIDANCE, batch: in
     return {name: n / count for name, n in right.items()}
 
 
+def animate(pipe, first_frames: np.ndarray, motion: str, seed: int, steps: int = VIDEO_STEPS) -> np.ndarray:
+    """uint8 clip (8, 16, 16, 3) animating `first_frames` (16, 16, 3) with `motion`'s bucket, generator `seed`."""
+    from PIL import Image
+
+    from .image_to_video import MOTION_BUCKETS
+    from .world import FPS, FRAMES
+
+    out = pipe(image=Image.fromarray(first_frames), height=SIZE, width=SIZE, num_frames=FRAMES,
+               num_inference_steps=steps, fps=int(FPS), motion_bucket_id=MOTION_BUCKETS[motion],
+               noise_aug_strength=NOISE_AUG, min_guidance_scale=1.0, max_guidance_scale=1.0, decode_chunk_size=FRAMES,
+               generator=torch.Generator("cpu").manual_seed(int(seed)), output_type="np")
+    return (np.clip(np.asarray(out.frames[0]), 0, 1) * 255).round().astype(np.uint8)
+
+
+def video_samples(pipe, seeds, extend: bool = True):
+    """For each seed: the caption, its clip animated from the world's first frame and (extend) a second segment
+    animated from the clip's last frame."""
+    from .world import render_clip
+
+    for seed in seeds:
+        caption = random_caption(int(seed))
+        attrs = parse_caption(caption)
+        clip = animate(pipe, render_clip(attrs, int(seed))[0], attrs.motion, seed)
+        yield caption, clip, animate(pipe, clip[-1], attrs.motion, seed + 1) if extend else None
+
+
+def video_accuracy(pipe, count: int = 200) -> dict[str, float]:
+    """Share of `count` seeded captions whose clip moves as captioned ("motion"), whose extension moves so too
+    ("extend_motion"), and whose clip keeps the caption's shape, colour and background ("appearance")."""
+    right = {"motion": 0, "extend_motion": 0, "appearance": 0}
+    for caption, clip, more in video_samples(pipe, range(count)):
+        wanted = parse_caption(caption)
+        seen, seen_more = read(np.stack([clip, more]))
+        right["motion"] += seen["motion"] == wanted.motion
+        right["extend_motion"] += seen_more["motion"] == wanted.motion
+        right["appearance"] += all(seen[name] == getattr(wanted, name) for name in APPEARANCE)
+    return {name: n / count for name, n in right.items()}
+
+
+def edit_case(seed: int):
+    """Edit case `seed`: a world frame, an instruction and the attributes the edited frame should have."""
+    from .image_to_image import edit_attributes, instructions
+    from .world import random_attributes, render_clip
+
+    attrs = random_attributes(int(seed))
+    changes = [text for text in instructions() if edit_attributes(attrs, text) != attrs]  # edits that change it
+    instruction = changes[int(seed) % len(changes)]
+    return render_clip(attrs, int(seed), times=[0])[0], instruction, edit_attributes(attrs, instruction)
+
+
+def edit(pipe, frame: np.ndarray, instruction: str, seed: int, steps: int = EDIT_STEPS) -> np.ndarray:
+    from PIL import Image
+
+    out = pipe(prompt=instruction, image=Image.fromarray(frame), num_inference_steps=steps,
+               guidance_scale=EDIT_GUIDANCE, image_guidance_scale=EDIT_IMAGE_GUIDANCE,
+               generator=torch.Generator("cpu").manual_seed(int(seed)), output_type="np").images[0]
+    return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
+
+
+def edit_accuracy(pipe, count: int = 200) -> dict[str, float]:
+    """Share of `count` edit cases where the judge reads the asked attribute ("edited"), the others as they were
+    ("kept"), and both ("all")."""
+    right = {"edited": 0, "kept": 0, "all": 0}
+    for seed in range(count):
+        frame, instruction, wanted = edit_case(seed)
+        seen = read(edit(pipe, frame, instruction, seed)[None, None])[0]
+        asked = "colour" if instruction.startswith("make it") else "background"
+        edited = seen[asked] == getattr(wanted, asked)
+        kept = all(seen[name] == getattr(wanted, name) for name in APPEARANCE if name != asked)
+        right["edited"] += edited
+        right["kept"] += kept
+        right["all"] += edited and kept
+    return {name: n / count for name, n in right.items()}
+
+
+def _record(folder: Path, update: dict) -> None:
+    from ..io import write_json
+
+    meta_path = folder / "mini.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    meta.update(update)
+    write_json(meta_path, meta)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moranb.mini.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="a mini text-to-image pipeline folder")
+    parser.add_argument("folder", type=Path, help="a mini pipeline folder (text-to-image, image-to-video or edit)")
     parser.add_argument("--count", type=int, default=200)
-    parser.add_argument("--guidance", type=float, nargs="+", default=[GUIDANCE])
+    parser.add_argument("--guidance", type=float, nargs="+", default=[GUIDANCE], help="text-to-image only")
     parser.add_argument("--png", type=Path, help="also write the first 32 samples as a grid PNG here")
     parser.add_argument("--record", action="store_true", help="write accuracy and sample hashes into mini.json")
     args = parser.parse_args(argv)
     pipe = load_pipeline(args.folder)
+    kind = type(pipe).__name__
+    prompts = f"random_caption(i), generator seed i, i < {args.count}"
+    if kind == "StableVideoDiffusionPipeline":
+        result = video_accuracy(pipe, args.count)
+        print(json.dumps(result), file=sys.stderr)
+        if args.png:
+            from .show import sheet
+
+            samples = list(video_samples(pipe, range(16), extend=False))
+            sheet([clip for _, clip, _ in samples], [c for c, _, _ in samples]).save(args.png)
+        if args.record:
+            clips = [clip for _, clip, _ in video_samples(pipe, HASH_SEEDS, extend=False)]
+            _record(args.folder, {
+                "sampling": {"num_inference_steps": VIDEO_STEPS, "noise_aug_strength": NOISE_AUG, "guidance": 1.0},
+                "accuracy": {"prompts": f"{prompts}; first frame render_clip(caption, seed i)[0]", **result},
+                "samples": [{"seed": s, "sha256": sha256(c)} for s, c in zip(HASH_SEEDS, clips)]})
+        return 0
+    if kind == "StableDiffusionInstructPix2PixPipeline":
+        result = edit_accuracy(pipe, args.count)
+        print(json.dumps(result), file=sys.stderr)
+        if args.record:
+            edits = [edit(pipe, *edit_case(s)[:2], s) for s in HASH_SEEDS]
+            _record(args.folder, {
+                "sampling": {"num_inference_steps": EDIT_STEPS, "guidance_scale": EDIT_GUIDANCE,
+                             "image_guidance_scale": EDIT_IMAGE_GUIDANCE},
+                "accuracy": {"cases": f"edit_case(i), generator seed i, i < {args.count}", **result},
+                "samples": [{"seed": s, "sha256": sha256(e)} for s, e in zip(HASH_SEEDS, edits)]})
+        return 0
     results = {}
     for g in args.guidance:
         results[g] = accuracy(pipe, args.count, g)
@@ -92,17 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         save_image(sample_grid(images), args.png)
         print("\n".join(f"{i:2d} {c}" for i, c in enumerate(captions)), file=sys.stderr)
     if args.record:
-        from ..io import write_json
-
-        meta_path = args.folder / "mini.json"
-        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
         images, captions = generate(pipe, HASH_SEEDS)
-        meta.update({"sampling": {"num_inference_steps": STEPS, "guidance_scale": GUIDANCE},
-                     "accuracy": {"prompts": f"random_caption(i), generator seed i, i < {args.count}",
-                                  **{str(g): r for g, r in results.items()}},
-                     "samples": [{"seed": s, "caption": c, "sha256": sha256(im)}
-                                 for s, c, im in zip(HASH_SEEDS, captions, images)]})
-        write_json(meta_path, meta)
+        _record(args.folder, {"sampling": {"num_inference_steps": STEPS, "guidance_scale": GUIDANCE},
+                              "accuracy": {"prompts": prompts, **{str(g): r for g, r in results.items()}},
+                              "samples": [{"seed": s, "caption": c, "sha256": sha256(im)}
+                                          for s, c, im in zip(HASH_SEEDS, captions, images)]})
     return 0
 
 

@@ -24,8 +24,8 @@ TIME_IDS = 6  # SDXL's micro-conditions: original size, crop top-left, target si
 TEXT_WIDTH = 32  # each encoder's width; the UNet's cross-attention reads both (64)
 
 
-def world_words() -> list[str]:
-    words = {"a", "an", "on", "background"}
+def world_words(extra: tuple[str, ...] = ()) -> list[str]:
+    words = {"a", "an", "on", "background", *extra}
     for values in ATTRIBUTES.values():
         words.update(values)
     for phrase in MOTIONS.values():
@@ -33,8 +33,9 @@ def world_words() -> list[str]:
     return sorted(words)
 
 
-def tokenizer(pad_token: str = "<|endoftext|>"):
-    """A CLIP tokenizer over every byte (so any text tokenizes) whose merges make each world word one token."""
+def tokenizer(pad_token: str = "<|endoftext|>", extra_words: tuple[str, ...] = ()):
+    """A CLIP tokenizer over every byte (so any text tokenizes) whose merges make each world word (and each of
+    `extra_words`) one token."""
     from transformers import CLIPTokenizer
 
     symbols = list(_bytes_to_unicode().values())
@@ -44,7 +45,7 @@ def tokenizer(pad_token: str = "<|endoftext|>"):
         # Merge each word's current pieces left to right ("r e", "re d</w>"). A merge made for one word can split
         # another ("r i" of "right" inside "triangle"), so tokenize again and add merges until every word is whole.
         tok = _clip_bpe(base, merges, pad_token)
-        split = [tok.tokenize(w) for w in world_words() if len(tok.tokenize(w)) > 1]
+        split = [tok.tokenize(w) for w in world_words(extra_words) if len(tok.tokenize(w)) > 1]
         if not split:
             return tok
         for pieces in split:

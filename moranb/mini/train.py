@@ -27,7 +27,7 @@ import torch
 
 from ..io import write_json
 from . import checkpoints
-from .world import FRAMES, random_attributes, render_clip
+from .world import FPS, FRAMES, random_attributes, render_clip
 
 TRAIN_SEEDS = 10**12  # world seeds for training start at (seed + 1) * TRAIN_SEEDS; evaluation uses others
 EVAL_SEEDS = 10**16
@@ -81,7 +81,7 @@ class TextToImageTrainer:
         return {"unet": p.unet, "text_encoder": p.text_encoder, "text_encoder_2": p.text_encoder_2}
 
     def _phase_setup(self):
-        for module in (self.pipe.vae, self.pipe.unet, self.pipe.text_encoder, self.pipe.text_encoder_2):
+        for module in self._parts().values():
             module.requires_grad_(False).eval()
         trained = self._modules(self.phase)
         for module in trained.values():
@@ -107,9 +107,8 @@ class TextToImageTrainer:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.step)
         rng = np.random.default_rng([self.seed, self.step])
         first = (self.seed + 1) * TRAIN_SEEDS + self.step * self.batch
-        pixels, captions = world_frames(range(first, first + self.batch), rng)
-        loss = {"vae": lambda: self._vae_loss(pixels, gen), "unet": lambda: self._unet_loss(pixels, captions, gen),
-                "decoder": lambda: self._decoder_loss(pixels)}[self.phase]()
+        data = self._data(range(first, first + self.batch), rng)
+        loss = getattr(self, f"_{self.phase}_loss")(*data, gen)
         for group in self.optimizer.param_groups:
             group["lr"] = self._lr()
         self.optimizer.zero_grad(set_to_none=True)
@@ -117,14 +116,17 @@ class TextToImageTrainer:
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.optimizer.step()
         self.step += 1
-        return float(loss)
+        return float(loss.detach())
 
-    def _vae_loss(self, pixels, gen):
+    def _data(self, seeds, rng):
+        return world_frames(seeds, rng)
+
+    def _vae_loss(self, pixels, captions, gen):
         posterior = self.pipe.vae.encode(pixels).latent_dist
         recon = self.pipe.vae.decode(posterior.sample(gen)).sample
         return torch.nn.functional.mse_loss(recon, pixels) + 1e-6 * posterior.kl().mean()
 
-    def _decoder_loss(self, pixels):
+    def _decoder_loss(self, pixels, captions, gen):
         # The encoder stays as the UNet learnt it; the decoder learns to decode its mean sharply (it was trained on
         # noisy posterior samples, which blurs).
         with torch.no_grad():
@@ -181,9 +183,146 @@ class TextToImageTrainer:
         return True
 
 
+class ImageToVideoTrainer(TextToImageTrainer):
+    """The `mini` image-to-video model (`moranb.mini.image_to_video`): its temporal VAE alone on clips, then its
+    UNet on (clip, motion) pairs the way `StableVideoDiffusionPipeline` samples: EDM noise levels (log sigma ~
+    N(0.5, 1.4^2)), inputs scaled by 1 / sqrt(sigma^2 + 1), timesteps 0.25 log sigma, v-prediction (the target
+    (noise - sigma x0) / sqrt(sigma^2 + 1), for which plain MSE is EDM's weighting); the first frame, noise-augmented,
+    as an unscaled latent beside every frame and as a CLIP image embedding; fps, motion bucket and augmentation as
+    the micro-conditions."""
+
+    P_MEAN, P_STD = 0.5, 1.4
+
+    def __init__(self, out: Path, seed: int, steps: int, vae_steps: int, batch: int, lr: float,
+                 end: int | None = None, decoder_steps: int = 0):
+        from .image_to_video import build_pipeline
+
+        self.out, self.seed, self.steps, self.vae_steps, self.batch, self.lr = out, seed, steps, vae_steps, batch, lr
+        self.end = min(steps, end or steps)
+        self.total = self.end + decoder_steps
+        self.pipe = build_pipeline(seed)
+        self.step, self.history, self.scaling = 0, [], 1.0
+        self._phase_setup()
+
+    def _modules(self, phase: str) -> dict:
+        p = self.pipe
+        return {"vae": {"vae": p.vae}, "decoder": {"decoder": p.vae.decoder}, "unet": {"unet": p.unet}}[phase]
+
+    def _parts(self) -> dict:
+        return {name: getattr(self.pipe, name) for name in ("vae", "unet", "image_encoder")}
+
+    def _data(self, seeds, rng):
+        from .image_to_video import MOTION_BUCKETS
+
+        clips, buckets = [], []
+        for seed in seeds:
+            attrs = random_attributes(int(seed))
+            clips.append(render_clip(attrs, int(seed)))
+            buckets.append(MOTION_BUCKETS[attrs.motion])
+        clips = torch.from_numpy(np.stack(clips)).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
+        return clips, torch.tensor(buckets, dtype=torch.float32)
+
+    def _vae_loss(self, clips, buckets, gen):
+        clips = clips[: max(1, len(clips) // 4)]  # 8 clips of 8 frames: the 64 frames a text-to-image VAE step sees
+        posterior = self.pipe.vae.encode(clips.flatten(0, 1)).latent_dist
+        recon = self.pipe.vae.decode(posterior.sample(gen), num_frames=clips.shape[1]).sample
+        return torch.nn.functional.mse_loss(recon, clips.flatten(0, 1)) + 1e-6 * posterior.kl().mean()
+
+    def _decoder_loss(self, clips, buckets, gen):
+        clips = clips[: max(1, len(clips) // 4)]
+        with torch.no_grad():
+            latents = self.pipe.vae.encode(clips.flatten(0, 1)).latent_dist.mean
+        recon = self.pipe.vae.decode(latents, num_frames=clips.shape[1]).sample
+        return torch.nn.functional.mse_loss(recon, clips.flatten(0, 1))
+
+    def _unet_loss(self, clips, buckets, gen):
+        from .image_to_video import NOISE_AUG, image_embeddings
+
+        pipe, (n, frames) = self.pipe, clips.shape[:2]
+        aug = torch.rand(n, generator=gen) * NOISE_AUG
+        first = clips[:, 0]
+        with torch.no_grad():
+            latents = pipe.vae.encode(clips.flatten(0, 1)).latent_dist.mean * pipe.vae.config.scaling_factor
+            latents = latents.view(n, frames, *latents.shape[1:])
+            conditioned = first + aug[:, None, None, None] * torch.randn(first.shape, generator=gen)
+            condition = pipe.vae.encode(conditioned).latent_dist.mode()  # unscaled, as the pipeline does
+            embeds = image_embeddings(pipe, first)
+        sigma = (self.P_MEAN + self.P_STD * torch.randn(n, generator=gen)).exp()[:, None, None, None, None]
+        noise = torch.randn(latents.shape, generator=gen)
+        noisy = latents + sigma * noise
+        model_input = torch.cat([noisy / (sigma**2 + 1).sqrt(), condition[:, None].expand_as(latents)], dim=2)
+        time_ids = torch.stack([torch.full((n,), FPS - 1.0), buckets, aug], dim=1)
+        pred = pipe.unet(model_input, 0.25 * sigma.flatten().log(), encoder_hidden_states=embeds,
+                         added_time_ids=time_ids).sample
+        target = (noise - sigma * latents) / (sigma**2 + 1).sqrt()
+        return torch.nn.functional.mse_loss(pred, target)
+
+
+class ImageToImageTrainer(TextToImageTrainer):
+    """The `mini` image-to-image model (`moranb.mini.image_to_image`): its UNet and text encoder on (frame,
+    instruction, edited frame) triples, the VAE the shipped text-to-image model's, frozen (so no VAE phase).
+    The source frame's latent is unscaled, as the pipeline makes it; 5 % of instructions are dropped (""), 5 % of
+    sources (zeros), 5 % of both, InstructPix2Pix's recipe for its two guidance scales."""
+
+    def __init__(self, out: Path, seed: int, steps: int, vae_steps: int, batch: int, lr: float,
+                 end: int | None = None, decoder_steps: int = 0):
+        from diffusers import AutoencoderKL
+
+        from .evaluate import SHIPPED
+        from .image_to_image import build_pipeline
+
+        if vae_steps or decoder_steps:
+            sys.exit("error: the mini image-to-image model uses the text-to-image model's VAE: use --vae-steps 0 "
+                     "and no --decoder-steps")
+        self.out, self.seed, self.steps, self.vae_steps, self.batch, self.lr = out, seed, steps, 0, batch, lr
+        self.end = self.total = min(steps, end or steps)
+        self.pipe = build_pipeline(AutoencoderKL.from_pretrained(SHIPPED / "vae"), seed)
+        self.step, self.history = 0, []
+        self.scaling = self.pipe.vae.config.scaling_factor
+        self._phase_setup()
+
+    def _modules(self, phase: str) -> dict:
+        return {"unet": self.pipe.unet, "text_encoder": self.pipe.text_encoder}
+
+    def _parts(self) -> dict:
+        return {name: getattr(self.pipe, name) for name in ("vae", "unet", "text_encoder")}
+
+    def _data(self, seeds, rng):
+        from .image_to_image import edit_attributes, instructions
+
+        choices = instructions()
+        sources, targets, texts = [], [], []
+        for seed in seeds:
+            attrs, t = random_attributes(int(seed)), [int(rng.integers(FRAMES))]
+            text = choices[int(rng.integers(len(choices)))]
+            sources.append(render_clip(attrs, int(seed), times=t)[0])
+            targets.append(render_clip(edit_attributes(attrs, text), int(seed), times=t)[0])
+            texts.append(text)
+        pixels = [torch.from_numpy(np.stack(x)).permute(0, 3, 1, 2).float() / 127.5 - 1.0 for x in (sources, targets)]
+        return pixels[0], pixels[1], texts
+
+    def _unet_loss(self, sources, targets, texts, gen):
+        pipe, n = self.pipe, len(texts)
+        drop = torch.rand(n, generator=gen)  # [0, .05): no text; [.05, .10): no image; [.10, .15): neither
+        texts = ["" if d < 0.05 or 0.10 <= d < 0.15 else text for d, text in zip(drop.tolist(), texts)]
+        keep_image = torch.tensor([0.0 if 0.05 <= d < 0.15 else 1.0 for d in drop.tolist()])
+        with torch.no_grad():
+            source = pipe.vae.encode(sources).latent_dist.mode() * keep_image[:, None, None, None]
+            latents = pipe.vae.encode(targets).latent_dist.mean * pipe.vae.config.scaling_factor
+        embeds = pipe._encode_prompt(texts, torch.device("cpu"), 1, False)
+        noise = torch.randn(latents.shape, generator=gen)
+        t = torch.randint(0, pipe.scheduler.config.num_train_timesteps, (n,), generator=gen)
+        noisy = pipe.scheduler.add_noise(latents, noise, t)
+        pred = pipe.unet(torch.cat([noisy, source], 1), t, encoder_hidden_states=embeds).sample
+        return torch.nn.functional.mse_loss(pred, pipe.scheduler.get_velocity(latents, noise, t))
+
+
+TRAINERS = {"text_to_image": TextToImageTrainer, "image_to_video": ImageToVideoTrainer, "image_to_image": ImageToImageTrainer}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moranb.mini.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--agent", choices=("text_to_image",), required=True)
+    parser.add_argument("--agent", choices=tuple(TRAINERS), required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=3000, help="total steps, VAE phase included")
@@ -203,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
     args.out.mkdir(parents=True, exist_ok=True)
-    trainer = TextToImageTrainer(args.out, args.seed, args.steps, args.vae_steps, args.batch, args.lr,
+    trainer = TRAINERS[args.agent](args.out, args.seed, args.steps, args.vae_steps, args.batch, args.lr,
                                  args.stop_at, args.decoder_steps)
     end = trainer.total
     if trainer.resume():
@@ -211,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     start = last_save = time.monotonic()
     earlier = trainer.history[-1]["seconds"] if trainer.history else 0.0  # training time of earlier sittings
     first_step, losses = trainer.step, []
-    bar = tqdm(total=end, initial=trainer.step, desc="mini text_to_image", unit="step")
+    bar = tqdm(total=end, initial=trainer.step, desc=f"mini {args.agent}", unit="step")
     while trainer.step < end:
         losses.append(trainer.train_step())
         bar.update(1)

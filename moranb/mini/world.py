@@ -62,6 +62,35 @@ def random_caption(seed: int) -> str:
     return random_attributes(seed).caption
 
 
+# Words a person may use for the world's own (the mini prompt agent's small thesaurus).
+SYNONYMS = {"ball": "circle", "disc": "circle", "dot": "circle", "round": "circle", "box": "square",
+            "block": "square", "cube": "square", "pyramid": "triangle", "grey": "gray", "dark": "black",
+            "sky": "blue", "grows": "grow", "growing": "grow", "bigger": "grow", "static": "still",
+            "standing": "still", "upward": "up", "upwards": "up", "downward": "down", "downwards": "down"}
+
+
+def caption_for(text: str) -> str:
+    """A caption in the world's grammar for any prompt: the prompt itself if it follows the grammar, else the
+    shape, colour, background and motion its words name (or `SYNONYMS` map to), the others drawn from a hash of the
+    prompt, so the same prompt always gets the same caption ("a ball rolling left" -> "a ... circle moving left on
+    a ... background"). What the `mini` profile's prompt agent writes."""
+    import hashlib
+
+    text = check_prompt(text)
+    try:
+        return parse_caption(text).caption
+    except InputError:
+        pass
+    named = {}
+    for word in re.findall(r"[a-z]+", text.lower()):
+        word = SYNONYMS.get(word, word)
+        for name, allowed in ATTRIBUTES.items():
+            if word in allowed:
+                named.setdefault(name, word)
+    drawn = random_attributes(int.from_bytes(hashlib.sha256(text.encode()).digest()[:6], "big"))
+    return Attributes(**{name: named.get(name, getattr(drawn, name)) for name in ATTRIBUTES}).caption
+
+
 def parse_caption(text: str) -> Attributes:
     """The attributes a caption names; one-line error naming the grammar and its words if it does not follow it."""
     words = " ".join(check_prompt(text, "caption").lower().rstrip(".").split())

@@ -12,7 +12,7 @@ from ..checks import check_prompt
 from ..config import Profile, get_profile
 from ..video import Video
 from .run import Run, TaskResult
-from .steps import animate, counts, fit_image, input_video, nearest_size
+from .steps import animate, counts, fit_image, input_video, motion_of, nearest_size
 
 
 def edit_video(video, instruction: str, profile: "str | Profile" = "tiny", seed: int = 0, out_dir=None,
@@ -34,7 +34,7 @@ def edit_video(video, instruction: str, profile: "str | Profile" = "tiny", seed:
 
     edited = run.stage("image_to_image", lambda s: ImageToImageAgent(profile)(first, instruction, seed=s),
                        seeded=True)
-    clips = animate(run, profile, edited, segments, frames)
+    clips = animate(run, profile, edited, segments, frames, motion_of(profile, video=video))
     new = Video(clips.video.frames[: video.num_frames], video.fps).resized(video.width, video.height)
     result = TaskResult("edit_video", new, prompt=instruction, first_frame=edited, edited_frame=edited,
                         segments=list(clips.segments), conditioning=list(clips.conditioning), notes=notes)

@@ -10,7 +10,7 @@ from ..checks import check_prompt
 from ..config import Profile, get_profile
 from ..video import Video, concat
 from .run import Run, TaskResult
-from .steps import animate, counts, input_video, nearest_size
+from .steps import animate, counts, input_video, motion_of, nearest_size
 
 
 def extend_video(video, profile: "str | Profile" = "tiny", seed: int = 0, out_dir=None, segments: int = 1,
@@ -18,7 +18,8 @@ def extend_video(video, profile: "str | Profile" = "tiny", seed: int = 0, out_di
     """`video` (a Video or a path) followed by `segments` x `frames_per_segment` new frames.
 
     `prompt`, a description of the video, changes nothing in the frames (SVD takes no text); it is recorded so that
-    evaluation can score the extension's temporal style (the paper's Table 2).
+    evaluation can score the extension's temporal style (the paper's Table 2). On the `mini` profile the new frames
+    continue the video's motion: the one `prompt` names, else the one the mini judge reads in the video.
     """
     video = input_video(video)
     prompt = check_prompt(prompt) if prompt is not None else None
@@ -34,7 +35,7 @@ def extend_video(video, profile: "str | Profile" = "tiny", seed: int = 0, out_di
     run = Run("extend_video", profile, seed, out_dir=out_dir, review=review, inputs={
         "video": video, "segments": segments, "frames_per_segment": frames})
 
-    clips = animate(run, profile, last, segments, frames)
+    clips = animate(run, profile, last, segments, frames, motion_of(profile, prompt, video))
     # The new segments at the input's frame rate and size (made at the nearest size SVD takes).
     new = [Video(c.frames, video.fps).resized(video.width, video.height) for c in clips.segments]
     result = TaskResult("extend_video", concat([video, *new]), prompt=prompt, first_frame=video.last_frame,

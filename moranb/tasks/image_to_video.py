@@ -12,7 +12,7 @@ from ..checks import check_flag, check_prompt
 from ..config import Profile, get_profile
 from ..video import as_image
 from .run import Run, TaskResult
-from .steps import animate, counts, fit_image
+from .steps import animate, counts, fit_image, motion_of
 
 
 def image_to_video(image, prompt: str, profile: "str | Profile" = "tiny", seed: int = 0, out_dir=None,
@@ -37,7 +37,7 @@ def image_to_video(image, prompt: str, profile: "str | Profile" = "tiny", seed: 
     if edit:
         edited = first = run.stage("image_to_image", lambda s: ImageToImageAgent(profile)(fitted, prompt, seed=s),
                                    seeded=True)
-    clips = animate(run, profile, first, segments, frames)
+    clips = animate(run, profile, first, segments, frames, motion_of(profile, prompt))
     result = TaskResult("image_to_video", clips.video, prompt=prompt, first_frame=first, edited_frame=edited,
                         segments=list(clips.segments), conditioning=list(clips.conditioning), notes=notes)
     return run.finish(result, caption=prompt)

@@ -43,7 +43,29 @@ def input_video(video, what: str = "video") -> Video:
     return video
 
 
-def animate(run, profile: Profile, image: Image.Image, segments: int, frames: int) -> SegmentedVideo:
-    """The image-to-video stage: `segments` SVD clips, each from the previous clip's last frame (reviewed as one)."""
+def animate(run, profile: Profile, image: Image.Image, segments: int, frames: int,
+            motion: str | None = None) -> SegmentedVideo:
+    """The image-to-video stage: `segments` SVD clips, each from the previous clip's last frame (reviewed as one);
+    `motion` as `motion_of` gives it."""
     return run.stage("image_to_video", lambda seed: ImageToVideoAgent(profile)(
-        image, seed=seed, segments=segments, frames_per_segment=frames), seeded=True)
+        image, seed=seed, segments=segments, frames_per_segment=frames, motion=motion), seeded=True)
+
+
+def motion_of(profile: Profile, text: str | None = None, video: Video | None = None) -> str | None:
+    """The motion to animate with, where the profile's image-to-video model takes one (`motion_buckets`, the mini
+    profile; None elsewhere): the motion `text` names ("... moving left ...", "growing"), else the motion the mini
+    judge reads in `video` (extending or editing a video keeps its motion), else "still"."""
+    if not profile.motion_buckets:
+        return None
+    from ..mini.world import MOTIONS, SIZE
+
+    words = f" {text.lower()} " if text else ""
+    for motion, phrase in MOTIONS.items():
+        if f" {phrase} " in words:
+            return motion
+    if video is not None:
+        from ..mini.judge import read
+
+        frames = video if video.size == (SIZE, SIZE) else video.resized(SIZE, SIZE)
+        return read(frames.frames[None])[0]["motion"]
+    return "still"

@@ -1,0 +1,212 @@
+"""MoraMini's agents: the trainers (resumable, seeded), the shipped image-to-video and image-to-image weights, the
+`mini` profile the six tasks run on, its prompt agent, and the demo beside tiny."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from moranb.config import get_profile
+from moranb.errors import InputError
+from moranb.mini.world import Attributes, parse_caption, render_clip, world_video
+
+# -- the trainers ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("agent, args", [
+    ("image_to_video", ["--vae-steps", "1", "--batch", "4"]),
+    ("image_to_image", ["--vae-steps", "0", "--batch", "4"]),
+])
+def test_a_resumed_training_run_ends_with_the_same_weights(tmp_path, agent, args):
+    """Every batch and noise draw is a function of (seed, step): stopping after one step and running the same
+    command again gives the weights an uninterrupted run gives."""
+    from safetensors.torch import load_file
+
+    from moranb.mini import checkpoints
+    from moranb.mini.train import main
+
+    command = ["--agent", agent, "--steps", "3", "--lr", "0.001", "--threads", "1", *args]
+    assert main([*command, "--out", str(tmp_path / "whole")]) == 0
+    assert main([*command, "--out", str(tmp_path / "parts"), "--minutes", "0"]) == 0  # stops after one step
+    assert checkpoints.latest(tmp_path / "parts")[1]["step"] == 1
+    assert main([*command, "--out", str(tmp_path / "parts")]) == 0
+    for name in ("unet",):
+        whole = load_file(next((tmp_path / "whole" / "pipeline" / name).glob("*.safetensors")))
+        parts = load_file(next((tmp_path / "parts" / "pipeline" / name).glob("*.safetensors")))
+        assert whole.keys() == parts.keys()
+        assert all(torch.equal(whole[k], parts[k]) for k in whole), name
+    meta = json.loads((tmp_path / "whole" / "pipeline" / "mini.json").read_text())
+    assert meta["command"].startswith(f"python -m moranb.mini.train --agent {agent} ") and meta["seed"] == 0
+
+
+def test_the_video_trainer_trains_what_the_pipeline_samples(tmp_path):
+    """The UNet sees what StableVideoDiffusionPipeline gives it: 8 channels (noisy latent + unscaled first-frame
+    latent), 8x8 latents of 16x16 frames, three micro-conditions, one image-embedding token."""
+    from moranb.mini.train import ImageToVideoTrainer
+
+    trainer = ImageToVideoTrainer(tmp_path, seed=0, steps=2, vae_steps=0, batch=2, lr=1e-3)
+    seen = {}
+    hook = trainer.pipe.unet.register_forward_pre_hook(
+        lambda m, args, kwargs: seen.update(sample=args[0].shape, **{k: v.shape for k, v in kwargs.items()}),
+        with_kwargs=True)
+    loss = trainer.train_step()
+    hook.remove()
+    assert np.isfinite(loss)
+    assert seen["sample"] == (2, 8, 8, 8, 8)
+    assert seen["encoder_hidden_states"] == (2, 1, 32) and seen["added_time_ids"] == (2, 3)
+    assert trainer.pipe.vae_scale_factor == 2
+
+
+# -- the mini world's words ------------------------------------------------------------------------------------------
+
+def test_edit_instructions():
+    from moranb.mini.image_to_image import edit_attributes, instructions
+
+    attrs = Attributes("circle", "red", "blue", "left")
+    assert edit_attributes(attrs, "make it green") == Attributes("circle", "green", "blue", "left")
+    assert edit_attributes(attrs, " Make the background  GRAY.") == Attributes("circle", "red", "gray", "left")
+    assert len(instructions()) == 7
+    for bad in ("make it purple", "make the background red", "turn it into minecraft"):
+        with pytest.raises(InputError, match="make it <colour>"):
+            edit_attributes(attrs, bad)
+
+
+def test_the_mini_prompt_agent_writes_the_grammar():
+    from moranb.agents import PromptAgent
+    from moranb.mini.world import caption_for
+
+    agent = PromptAgent(get_profile("mini"))
+    assert agent("a red circle moving left on a blue background") == "a red circle moving left on a blue background"
+    caption = agent("a yellow ball rolling down, grey sky")
+    attrs = parse_caption(caption)
+    assert (attrs.colour, attrs.shape, attrs.motion) == ("yellow", "circle", "down")
+    assert agent("a village by a river at dawn") == caption_for("a village by a river at dawn")  # same text, same
+    written = agent.write_prompts(20, seed=3)
+    assert len(set(written)) == 20 and all(parse_caption(c).caption == c for c in written)
+    assert not set(agent.write_prompts(5, seed=3, avoid=written[:5])) & set(written[:5])
+
+
+def test_motion_comes_from_the_caption_or_the_video():
+    from moranb.agents import ImageToVideoAgent
+    from moranb.mini.image_to_video import MOTION_BUCKETS
+    from moranb.tasks.steps import motion_of
+
+    mini, tiny = get_profile("mini"), get_profile("tiny")
+    assert motion_of(mini, "a red circle moving up on a blue background") == "up"
+    assert motion_of(mini, "make it green") == "still"
+    assert motion_of(mini, None, world_video("a red circle moving left on a blue background", seed=4)) == "left"
+    assert motion_of(mini, "the square is growing", world_video("a red circle moving left on a blue background")) \
+        == "grow"
+    assert motion_of(tiny, "a red circle moving up on a blue background") is None
+    assert ImageToVideoAgent(mini).motion_bucket("down") == MOTION_BUCKETS["down"]
+    assert ImageToVideoAgent(mini).motion_bucket(None) == MOTION_BUCKETS["still"]
+    assert ImageToVideoAgent(tiny).motion_bucket("down") == tiny.motion_bucket_id
+
+
+# -- the shipped video and edit models -------------------------------------------------------------------------------
+
+def _load(folder):
+    from moranb.mini.evaluate import load_pipeline
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_pipeline(folder)
+
+
+@pytest.fixture(scope="module")
+def video_pipe():
+    from moranb.mini.evaluate import SHIPPED_VIDEO
+
+    return _load(SHIPPED_VIDEO)
+
+
+@pytest.fixture(scope="module")
+def edit_pipe():
+    from moranb.mini.evaluate import SHIPPED_EDIT
+
+    return _load(SHIPPED_EDIT)
+
+
+def test_image_to_video_reproduces_its_hashes(video_pipe):
+    from diffusers import StableVideoDiffusionPipeline
+
+    from moranb.mini.evaluate import HASH_SEEDS, SHIPPED_VIDEO, sha256, video_samples
+
+    assert isinstance(video_pipe, StableVideoDiffusionPipeline)
+    meta = json.loads((SHIPPED_VIDEO / "mini.json").read_text())
+    assert meta["command"].startswith("python -m moranb.mini.train --agent image_to_video ")
+    clips = [clip for _, clip, _ in video_samples(video_pipe, HASH_SEEDS, extend=False)]
+    assert all(c.shape == (8, 16, 16, 3) and c.dtype == np.uint8 for c in clips)
+    assert [sha256(c) for c in clips] == [s["sha256"] for s in meta["samples"]]
+
+
+def test_image_to_video_moves_as_captioned(video_pipe):
+    from moranb.mini.evaluate import video_accuracy
+
+    found = video_accuracy(video_pipe, count=20)
+    assert found["motion"] >= 0.7 and found["extend_motion"] >= 0.6, found
+
+
+def test_image_to_image_reproduces_its_hashes_and_edits(edit_pipe):
+    from diffusers import StableDiffusionInstructPix2PixPipeline
+
+    from moranb.mini.evaluate import HASH_SEEDS, SHIPPED_EDIT, edit, edit_accuracy, edit_case, sha256
+
+    assert isinstance(edit_pipe, StableDiffusionInstructPix2PixPipeline)
+    meta = json.loads((SHIPPED_EDIT / "mini.json").read_text())
+    assert meta["command"].startswith("python -m moranb.mini.train --agent image_to_image ")
+    edits = [edit(edit_pipe, *edit_case(s)[:2], s) for s in HASH_SEEDS]
+    assert [sha256(e) for e in edits] == [s["sha256"] for s in meta["samples"]]
+    found = edit_accuracy(edit_pipe, count=20)
+    assert found["all"] >= 0.75, found
+
+
+# -- the six tasks on the mini profile -------------------------------------------------------------------------------
+
+def test_text_to_video_on_mini_follows_its_caption(tmp_path):
+    from moranb import tasks
+    from moranb.mini.judge import follows
+
+    caption = "a red circle moving right on a blue background"
+    result = tasks.text_to_video(caption, profile="mini", out_dir=tmp_path / "t2v")
+    assert result.enhanced_prompt == caption
+    assert result.video.num_frames == 16 and result.video.size == (16, 16)
+    first, second = result.segments
+    assert np.array_equal(np.asarray(result.conditioning[1]), first.frames[-1])  # segment 0's last frame -> 1
+    verdict = follows(result.video.frames[:8], caption)
+    assert verdict["overall"], verdict
+    again = tasks.text_to_video(caption, profile="mini")
+    assert np.array_equal(again.video.frames, result.video.frames)  # same seed, same frames
+    manifest = json.loads((tmp_path / "t2v" / "manifest.json").read_text())
+    assert manifest["profile"]["name"] == "mini"
+
+
+def test_extend_and_edit_on_mini_keep_the_motion():
+    from moranb import tasks
+    from moranb.mini.judge import read
+
+    video = world_video("a white square moving left on a black background", seed=11)
+    extended = tasks.extend_video(video, profile="mini", segments=1)
+    assert extended.video.num_frames == 16
+    assert read(extended.segments[0].frames[None])[0]["motion"] == "left"
+    edited = tasks.edit_video(video, "make it yellow", profile="mini")
+    seen = read(edited.video.frames[None])[0]
+    assert seen["colour"] == "yellow" and seen["motion"] == "left", seen
+
+
+def test_demo_writes_mini_beside_tiny(tmp_path):
+    from PIL import Image
+
+    from moranb.demo import demo
+
+    demo(tmp_path, profiles=("tiny", "mini"))
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.count("| tiny |") == 7 and summary.count("| mini |") == 7
+    assert "follows" in summary
+    for profile in ("tiny", "mini"):
+        assert (tmp_path / profile / "text_to_video_0" / "video.mp4").is_file()
+    with Image.open(tmp_path / "side_by_side.png") as image:
+        strip = Image.open(tmp_path / "mini" / "text_to_video_0" / "frame_strip.png")
+        assert image.width >= strip.width and image.height > 14 * strip.height // 2
