@@ -14,7 +14,7 @@ from .tasks.simulate_digital_world import DEFAULT_STYLE, ROUTES
 
 
 def _common(parser: argparse.ArgumentParser, frames: bool = True):
-    parser.add_argument("--profile", default="tiny", help="tiny (CPU, random weights), full or lowvram (GPU)")
+    parser.add_argument("--profile", default="tiny", help="tiny (CPU, random weights), mini (CPU, the trained MoraMini world), full or lowvram (GPU)")
     parser.add_argument("--out", required=True, help="output directory (created if needed)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--review", help="a decisions JSON file (see moranb.review.DecisionsFile) or 'approve'")

@@ -8,6 +8,8 @@
 - `tiny`: the very same classes built from small configs with random weights (see `moranb.tiny`), saved with
   `save_pretrained` into `moranb.tiny.tiny_root()` on first load and loaded back with `from_pretrained` like any
   real model; runs on a CPU in seconds.
+- `mini`: the same classes again, trained by moranb on the MoraMini world (`moranb.mini`, 16x16 frames) and shipped
+  in the package: a CPU makes videos that follow their captions.
 
 A model is named by a Hugging Face id or a local directory; `moranb.models` loads both through one path.
 """

@@ -109,6 +109,30 @@ def test_follows_judges_frames_and_clips():
         follows(np.zeros((16, 16, 3), np.float32), attrs.caption)
 
 
+def test_mini_judge_metric_scores_what_a_run_asked_for():
+    """`moranb.eval` reports the judge: the share of the run's asked-for attributes it reads in the video."""
+    from moranb.eval import METRICS, mini_judge
+    from moranb.video import Video
+
+    assert "mini_judge" in METRICS
+    clip, attrs = world_clip(FRESH + 2)
+    video = Video(np.concatenate([clip, clip[::-1]]), world.FPS)  # two segments: the second moves back
+    record = {"task": "text_to_video", "enhanced_prompt": attrs.caption, "video": {"segments": [8, 8]}}
+    score = mini_judge(Video(clip, world.FPS), {**record, "video": {"segments": [8]}})
+    assert score.value == 1.0 and score.reason is None and score.backend == "mini-judge"
+    assert attrs.motion == "left"  # shape, colour, background right; segment 2 moves the other way
+    backwards = mini_judge(video, record)
+    assert backwards.value == 0.8 and backwards.reason == "wrong: motion (segment 2)"
+    other = Attributes(attrs.shape, next(c for c in world.COLOURS if c != attrs.colour), attrs.background, attrs.motion)
+    wrong = mini_judge(Video(clip, world.FPS), {**record, "enhanced_prompt": other.caption, "video": {"segments": [8]}})
+    assert wrong.value == 0.75 and "colour" in wrong.reason
+    edit = mini_judge(Video(clip, world.FPS), {"task": "edit_video", "prompt": f"make it {attrs.colour}"})
+    assert edit.value == 1.0
+    assert mini_judge(Video(clip, world.FPS), {"task": "edit_video", "prompt": f"make it {other.colour}"}).value == 0
+    big = mini_judge(Video(np.zeros((8, 32, 32, 3), np.uint8), world.FPS), record)
+    assert big.value is None and "16x16" in big.reason
+
+
 def test_shipped_judge_records_how_it_was_made():
     from moranb.mini.judge import WEIGHTS
 

@@ -13,6 +13,8 @@ The task metrics, by task (the paper's Tables 1 and 2):
 - edit_video: temporal style against the instruction;
 - connect_videos: Tmean of video A (the first segment) and video B (the last) against the output;
 - simulate_digital_world: appearance style against the style.
+On videos of the MoraMini world (16x16), `mini_judge` besides: the share of what the run asked for (its caption,
+its edit) that the mini judge reads in the video (`moranb.eval.mini_judge`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .background_consistency import background_consistency
 from .core import Backbones, Score, check_backend, unavailable
 from .dynamic_degree import dynamic_degree
 from .imaging_quality import imaging_quality
+from .mini_judge import is_mini, mini_judge
 from .motion_smoothness import motion_smoothness
 from .quality import QUALITY_WEIGHTS, VQ_PARTS, vbench_quality, video_quality
 from .subject_consistency import subject_consistency
@@ -60,7 +63,9 @@ TASK_METRICS = {
     "simulate_digital_world": ("appearance_style",),
 }
 CONTEXT_METRICS = ("temporal_style", "appearance_style", "tcon", "tmean", "videoti")
-METRICS = tuple(VIDEO_METRICS) + CONTEXT_METRICS
+# Scored only on videos of the mini world (16x16): whether they show what their run asked for (`mini_judge`).
+MINI_METRICS = ("mini_judge",)
+METRICS = tuple(VIDEO_METRICS) + CONTEXT_METRICS + MINI_METRICS
 AGGREGATES = ("video_quality", "vbench_quality")
 
 
@@ -224,6 +229,8 @@ def evaluate(videos, metrics=None, backend: str = "offline", out=None, backbones
         scores = {name: VIDEO_METRICS[name](entry.video, backend, backbones)
                   for name in wanted if name in VIDEO_METRICS}
         scores.update(task_scores(entry, wanted, backend, backbones))
+        if "mini_judge" in wanted and is_mini(entry.video):
+            scores["mini_judge"] = mini_judge(entry.video, entry.record)
         values = {name: s.value for name, s in scores.items()}
         rows.append({
             "name": entry.name, "task": entry.task, "frames": entry.video.num_frames,

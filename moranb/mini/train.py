@@ -381,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         write_json(folder / "mini.json", {"agent": args.agent, "command": " ".join(command), "seed": args.seed,
                                           "steps": args.steps, "stopped_at": trainer.end, "decoder_steps": args.decoder_steps, "vae_steps": args.vae_steps, "batch": args.batch,
                                           "lr": args.lr, "torch": torch.__version__,
-                                          "train_seconds": trainer.history[-1]["seconds"] if trainer.history else None})
+                                          "train_seconds": trainer.history[-1]["seconds"] if trainer.history else None,
+                                          "history": trainer.history})
         print(f"wrote {folder}", file=sys.stderr)
     return 0
 
