@@ -58,23 +58,18 @@ def jobs(out: Path, profile: str, seed: int):
 
 
 def judged(result) -> str:
-    """The mini judge on a mini run's video: the caption it reads, and where the run was asked for something it
-    can check (a caption; an edit's colour or background), whether the video shows it."""
-    from .mini.image_to_image import edit_attributes
+    """What the mini judge reads in a mini run's video (as a caption), and the `mini_judge` metric's verdict on what
+    the run asked for (a caption; an edit's colour or background; an extension's motion), where it asked for any."""
+    from .eval import mini_judge
     from .mini.judge import read
-    from .mini.world import SIZE, Attributes, parse_caption
+    from .mini.world import SIZE, Attributes
 
     video = result.video if result.video.size == (SIZE, SIZE) else result.video.resized(SIZE, SIZE)
-    seen = Attributes(**read(video.frames[None])[0])
-    asked: list[str] = []
-    if result.enhanced_prompt:
-        wanted, asked = parse_caption(result.enhanced_prompt), ["shape", "colour", "background", "motion"]
-    elif result.task in ("image_to_video", "edit_video") and result.prompt:
-        wanted = edit_attributes(seen, result.prompt)
-        asked = ["colour" if result.prompt.startswith("make it") else "background"]
-    wrong = [name for name in asked if getattr(seen, name) != getattr(wanted, name)]
-    verdict = "" if not asked else " (follows)" if not wrong else f" (wrong: {', '.join(wrong)})"
-    return f"{seen.caption}{verdict}"
+    seen = Attributes(**read(video.frames[None])[0]).caption
+    score = mini_judge(result.video, result.record())
+    if score.value is None:
+        return seen
+    return f"{seen} ({'follows' if score.value == 1 else score.reason}; {score.value:.2f})"
 
 
 def summary_rows(results, profile: str) -> list[dict]:

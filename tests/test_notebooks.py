@@ -168,5 +168,21 @@ def test_the_moramini_notebook_shows_a_model_that_follows_its_prompts(suite):
     rec = json.loads((suite / "11_moramini.json").read_text())
     assert all(acc >= 0.98 for acc in rec["judge_accuracy"].values())
     assert rec["prompts"] == 100 and rec["t2i_accuracy"]["all"] >= 0.9  # shape, colour and background together
+    assert rec["videos"] == 40
+    assert rec["i2v_accuracy"]["motion"] >= I2V_MOTION and rec["edit_accuracy"]["all"] >= EDIT_ALL
+    judged = rec["task_judge"]
+    assert judged["connect_videos"] is None  # asks for nothing the world's grammar names
+    assert judged["text_to_video"] >= 0.8 and judged["text_to_video_2"] >= 0.8, judged
     for picture in rec["pictures"]:
         assert Image.open(picture).size[0] > 600
+
+
+@pytest.mark.slow
+def test_the_training_notebook_trains_live_and_its_samples_improve(suite):
+    from PIL import Image
+
+    rec = json.loads((suite / "12_mini_training.json").read_text())
+    assert rec["steps"] == 150 and np.isfinite(rec["final_loss"])
+    assert rec["short_accuracy"]["colour"] >= TRAINING_COLOUR, rec["short_accuracy"]  # chance: 1 in 6
+    with Image.open(rec["pictures"][0]) as samples:
+        assert samples.size[0] > 600

@@ -35,3 +35,34 @@ def sheet(images, captions: list[str], verdicts: list[dict] | None = None, scale
                 colour = (20, 140, 40) if line == "follows" else (200, 30, 30)
             draw.text((x, y + h + 2 + 14 * k), line, fill=colour, font=font)
     return out
+
+
+def shipped_runs() -> list[tuple[str, dict]]:
+    """(agent, its shipped `mini.json`: command, seed, training seconds, loss history, accuracy) for each shipped
+    mini agent, in pipeline order."""
+    import json
+
+    from .evaluate import SHIPPED, SHIPPED_EDIT, SHIPPED_VIDEO
+
+    return [(agent, json.loads((folder / "mini.json").read_text(encoding="utf-8")))
+            for agent, folder in (("text-to-image", SHIPPED), ("image-to-video", SHIPPED_VIDEO),
+                                  ("image-to-image", SHIPPED_EDIT))]
+
+
+def training_curves(runs: list[tuple[str, dict]] | None = None):
+    """A matplotlib figure: one panel per shipped agent, its recorded loss by step, one line per training phase
+    (vae, unet, decoder), log scale."""
+    import matplotlib.pyplot as plt
+
+    runs = shipped_runs() if runs is None else runs
+    fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3), squeeze=False)
+    for ax, (agent, meta) in zip(axes[0], runs):
+        history = meta.get("history") or []
+        for phase in dict.fromkeys(h["phase"] for h in history):
+            ax.plot(*zip(*[(h["step"], h["loss"]) for h in history if h["phase"] == phase]), label=phase)
+        ax.set_xlabel("step"), ax.set_yscale("log"), ax.set_title(agent)
+        if history:
+            ax.legend()
+    axes[0][0].set_ylabel("loss")
+    fig.tight_layout()
+    return fig
