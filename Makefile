@@ -31,7 +31,7 @@ demo: $(STAMP)
 
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m moranb.suite check
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 # tests/test_browser.py drives Debian's chromium through Playwright (`playwright install` would download a browser
 # from outside PyPI/Debian); a new CI machine (root, Debian 12) gets it from apt, once.

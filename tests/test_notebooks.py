@@ -15,6 +15,13 @@ from moranb.suite import dirty, notebooks, reproduce
 EXPECTED = ["00_quickstart", "01_text_to_video", "02_image_to_video", "03_extend_video", "04_edit_video",
             "05_connect_videos", "06_simulate_digital_world"]
 
+# Floors under what the mini notebooks measured on 2 CPU cores (their runs are seeded, so the figures repeat on one
+# machine; the floors leave room for another CPU's float rounding). Measured: notebook 12's 150-step run reads
+# colour right in 35 % of 48 captions (chance: 1 in 6); notebook 11's shipped agents: see the README's MoraMini.
+TRAINING_COLOUR = 0.25
+I2V_MOTION = None
+EDIT_ALL = None
+
 
 def test_notebooks_are_committed_without_outputs():
     assert dirty(notebooks()) == []
