@@ -217,7 +217,7 @@ class ImageToVideoTrainer(TextToImageTrainer):
         clips, buckets = [], []
         for seed in seeds:
             attrs = random_attributes(int(seed))
-            clips.append(render_clip(attrs, int(seed)))
+            clips.append(render_clip(attrs, int(seed), part=int(seed) % 2))  # half of them continue a clip
             buckets.append(MOTION_BUCKETS[attrs.motion])
         clips = torch.from_numpy(np.stack(clips)).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
         return clips, torch.tensor(buckets, dtype=torch.float32)

@@ -52,9 +52,9 @@ def loss_of(judge: MiniJudge, clips: torch.Tensor, labels: dict, gen: torch.Gene
 
 
 @torch.no_grad()
-def accuracy(judge: MiniJudge, first: int, count: int, rough: bool) -> dict[str, float]:
+def accuracy(judge: MiniJudge, first: int, count: int, rough: bool, parts: bool = False) -> dict[str, float]:
     judge.eval()
-    clips, labels = world_batch(range(first, first + count))
+    clips, labels = world_batch(range(first, first + count), parts=parts)
     x = to_tensor(clips)
     if rough:
         x = roughen(x, torch.Generator().manual_seed(first))
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     while step < args.steps:
         gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
         first = (args.seed + 1) * TRAIN_SEEDS + step * args.batch
-        clips, labels = world_batch(range(first, first + args.batch))
+        clips, labels = world_batch(range(first, first + args.batch), parts=True)  # half of them second clips
         for group in optimizer.param_groups:  # cosine decay to zero
             group["lr"] = args.lr * 0.5 * (1 + np.cos(np.pi * step / args.steps))
         loss = loss_of(judge, roughen(to_tensor(clips), gen), labels, gen)
@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     from safetensors.torch import save_file
 
     held_out = {"clean": accuracy(judge, EVAL_SEEDS, 1000, rough=False),
-                "roughened": accuracy(judge, EVAL_SEEDS, 1000, rough=True)}
+                "roughened": accuracy(judge, EVAL_SEEDS, 1000, rough=True),
+                "half_second_clips": accuracy(judge, EVAL_SEEDS, 1000, rough=False, parts=True)}
     save_file({k: v.contiguous() for k, v in judge.state_dict().items()}, args.out / "judge.safetensors")
     command = (f"python -m moranb.mini.train_judge --out DIR --seed {args.seed} --steps {args.steps} "
                f"--batch {args.batch} --lr {args.lr} --width {args.width}")

@@ -30,6 +30,9 @@ MOTIONS = {"left": "moving left", "right": "moving right", "up": "moving up", "d
 ATTRIBUTES = {"shape": SHAPES, "colour": tuple(COLOURS), "background": tuple(BACKGROUNDS), "motion": tuple(MOTIONS)}
 SIZE, FRAMES, FPS = 16, 8, 8.0
 SUPERSAMPLE = 4
+# A path is PARTS clips long (so a clip can be extended inside the frame); per clip it travels TRAVEL (a share of
+# the frame) or grows by GROWTH.
+PARTS, TRAVEL, GROWTH = 2, (0.17, 0.2), 1.3
 
 _CAPTION = re.compile(r"^an? (?P<colour>\w+) (?P<shape>\w+) (?P<motion>moving \w+|\w+(?: \w+)?) "
                       r"on an? (?P<background>\w+) background$")
@@ -124,36 +127,42 @@ def _mask(shape: str, cx: float, cy: float, r: float, n: int) -> np.ndarray:
 
 
 def render_clip(attrs: Attributes, seed: int = 0, size: int = SIZE, frames: int = FRAMES,
-                times: list[int] | None = None) -> np.ndarray:
+                times: list[int] | None = None, part: int = 0) -> np.ndarray:
     """The clip of `attrs`, uint8 (frames, size, size, 3); `seed` picks the start position and size.
 
-    `times` renders only those frames of the clip (what a text-to-image trainer needs: one frame, not eight).
+    A seed's path is `PARTS` clips long and stays inside the frame throughout, so every clip can be continued: `part`
+    1 renders the clip that follows part 0 (what the extend task asks a video model for; the video trainer and the
+    judge see both parts). `times` renders only those frames of the clip (what a text-to-image trainer needs: one
+    frame, not eight).
     """
     if not isinstance(attrs, Attributes):
         raise InputError(f"render_clip needs Attributes (see parse_caption); got {type(attrs).__name__}")
     size = check_count(size, "size", minimum=8, limit=256)
     frames = check_count(frames, "frames", minimum=2, limit=64)
+    if part not in range(PARTS):
+        raise InputError(f"part must be one of {list(range(PARTS))}; got {part!r}")
     times = list(range(frames)) if times is None else list(times)
     if not all(isinstance(t, int) and 0 <= t < frames for t in times):
         raise InputError(f"times must be frame indices from 0 to {frames - 1}; got {times}")
     rng = np.random.default_rng([check_seed(seed), 2])
     r0 = size * rng.uniform(0.17, 0.23)
-    r1 = r0 * 1.6 if attrs.motion == "grow" else r0
-    travel = size * rng.uniform(0.3, 0.45)
+    growth = GROWTH if attrs.motion == "grow" else 1.0  # the radius's factor per clip
+    travel = size * rng.uniform(*TRAVEL)  # per clip
     step = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}.get(attrs.motion, (0, 0))
-    margin = r1 * 1.15 + 0.5
-    # A start such that the whole path stays inside the frame.
-    lo = [margin - min(0, d) * travel for d in step]
-    hi = [size - margin - max(0, d) * travel for d in step]
+    margin = r0 * growth**PARTS * 1.15 + 0.5
+    # A start such that the whole path, all its parts, stays inside the frame.
+    lo = [margin - min(0, d) * travel * PARTS for d in step]
+    hi = [size - margin - max(0, d) * travel * PARTS for d in step]
     start = [rng.uniform(a, b) if b > a else size / 2 for a, b in zip(lo, hi)]
     n = size * SUPERSAMPLE
     colour = np.array(COLOURS[attrs.colour], np.float32)
     background = np.array(BACKGROUNDS[attrs.background], np.float32)
     out = np.empty((len(times), size, size, 3), np.uint8)
     for i, t in enumerate(times):
-        f = t / (frames - 1)
+        f = part + t / (frames - 1)  # along the path, in clips
         cx, cy = start[0] + step[0] * travel * f, start[1] + step[1] * travel * f
-        cover = _mask(attrs.shape, cx, cy, r0 + (r1 - r0) * f, n).astype(np.float32)
+        radius = r0 * growth ** part * (1 + (growth - 1) * (f - part))
+        cover = _mask(attrs.shape, cx, cy, radius, n).astype(np.float32)
         alpha = cover.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(1, 3))[..., None]
         out[i] = np.rint(background + alpha * (colour - background)).astype(np.uint8)
     return out
@@ -172,12 +181,14 @@ def world_video(caption: str, seed: int = 0, size: int = SIZE, frames: int = FRA
     return Video(render_clip(parse_caption(caption), seed, size, frames), FPS)
 
 
-def world_batch(seeds, size: int = SIZE, frames: int = FRAMES) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Clips for `seeds`, uint8 (N, frames, size, size, 3), and each attribute's class indices (N,)."""
+def world_batch(seeds, size: int = SIZE, frames: int = FRAMES, parts: bool = False
+                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Clips for `seeds`, uint8 (N, frames, size, size, 3), and each attribute's class indices (N,). With `parts`,
+    odd seeds give their path's second clip (`render_clip(part=1)`)."""
     clips, labels = [], {name: [] for name in ATTRIBUTES}
     for seed in seeds:
-        clip, attrs = world_clip(int(seed), size, frames)
-        clips.append(clip)
+        attrs = random_attributes(int(seed))
+        clips.append(render_clip(attrs, int(seed), size, frames, part=int(seed) % 2 if parts else 0))
         for name, allowed in ATTRIBUTES.items():
             labels[name].append(allowed.index(getattr(attrs, name)))
     return np.stack(clips), {name: np.array(v, np.int64) for name, v in labels.items()}
