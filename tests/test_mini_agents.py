@@ -132,12 +132,13 @@ def edit_pipe():
 def test_image_to_video_reproduces_its_hashes(video_pipe):
     from diffusers import StableVideoDiffusionPipeline
 
-    from moranb.mini.evaluate import HASH_SEEDS, SHIPPED_VIDEO, sha256, video_samples
+    from moranb.mini.evaluate import HASH_SEEDS, SHIPPED_VIDEO, one_thread, sha256, video_samples
 
     assert isinstance(video_pipe, StableVideoDiffusionPipeline)
     meta = json.loads((SHIPPED_VIDEO / "mini.json").read_text())
     assert meta["command"].startswith("python -m moranb.mini.train --agent image_to_video ")
-    clips = [clip for _, clip, _ in video_samples(video_pipe, HASH_SEEDS, extend=False)]
+    with one_thread():
+        clips = [clip for _, clip, _ in video_samples(video_pipe, HASH_SEEDS, extend=False)]
     assert all(c.shape == (8, 16, 16, 3) and c.dtype == np.uint8 for c in clips)
     assert [sha256(c) for c in clips] == [s["sha256"] for s in meta["samples"]]
 
@@ -146,21 +147,20 @@ def test_image_to_video_moves_as_captioned(video_pipe):
     from moranb.mini.evaluate import video_accuracy
 
     found = video_accuracy(video_pipe, count=20)
-    # Measured on 20: motion 95 %, appearance 60 % (on 200: 96.5 %, 65.5 %). A second segment from the last frame
-    # ("extend_motion", 30 %) does not continue the motion: in this world a clip's path ends where there is no room
-    # for another (see the README's MoraMini), so it is not asserted here.
-    assert found["motion"] >= 0.85 and found["appearance"] >= 0.5, found
+    # Measured on 20: motion 90 %, extension 90 %, appearance 80 % (on 200: 90 %, 89.5 %, 72.5 %).
+    assert found["motion"] >= 0.8 and found["extend_motion"] >= 0.8 and found["appearance"] >= 0.6, found
 
 
 def test_image_to_image_reproduces_its_hashes_and_edits(edit_pipe):
     from diffusers import StableDiffusionInstructPix2PixPipeline
 
-    from moranb.mini.evaluate import HASH_SEEDS, SHIPPED_EDIT, edit, edit_accuracy, edit_case, sha256
+    from moranb.mini.evaluate import HASH_SEEDS, SHIPPED_EDIT, edit, edit_accuracy, edit_case, one_thread, sha256
 
     assert isinstance(edit_pipe, StableDiffusionInstructPix2PixPipeline)
     meta = json.loads((SHIPPED_EDIT / "mini.json").read_text())
     assert meta["command"].startswith("python -m moranb.mini.train --agent image_to_image ")
-    edits = [edit(edit_pipe, *edit_case(s)[:2], s) for s in HASH_SEEDS]
+    with one_thread():
+        edits = [edit(edit_pipe, *edit_case(s)[:2], s) for s in HASH_SEEDS]
     assert [sha256(e) for e in edits] == [s["sha256"] for s in meta["samples"]]
     found = edit_accuracy(edit_pipe, count=20)
     assert found["all"] >= 0.75, found

@@ -33,12 +33,14 @@ TRAIN_SEEDS = 10**12  # world seeds for training start at (seed + 1) * TRAIN_SEE
 EVAL_SEEDS = 10**16
 
 
-def world_frames(seeds, step_rng: np.random.Generator, size: int = 16):
-    """One random frame of each seed's clip, as [-1, 1] pixels (N, 3, size, size), and the clips' captions."""
+def world_frames(seeds, step_rng: np.random.Generator, size: int = 16, first: bool = False):
+    """One random frame of each seed's clip (`first`: its first frame), as [-1, 1] pixels (N, 3, size, size), and
+    the clips' captions."""
     frames, captions = [], []
     for seed in seeds:
         attrs = random_attributes(int(seed))
-        frames.append(render_clip(attrs, int(seed), size, FRAMES, times=[int(step_rng.integers(FRAMES))])[0])
+        time = int(step_rng.integers(FRAMES))
+        frames.append(render_clip(attrs, int(seed), size, FRAMES, times=[0 if first else time])[0])
         captions.append(attrs.caption)
     pixels = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     return pixels, captions
@@ -119,7 +121,9 @@ class TextToImageTrainer:
         return float(loss.detach())
 
     def _data(self, seeds, rng):
-        return world_frames(seeds, rng)
+        # The VAE learns every frame of the world; the UNet learns first frames, since what text-to-image draws for
+        # a video is the frame the video model animates (so a caption's path has room for its motion).
+        return world_frames(seeds, rng, first=self.phase == "unet")
 
     def _vae_loss(self, pixels, captions, gen):
         posterior = self.pipe.vae.encode(pixels).latent_dist
@@ -337,8 +341,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args(argv)
+    before = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        return _train(args)
+    finally:
+        torch.set_num_threads(before)  # main() called in a process (a test, a notebook) leaves its threads as found
+
+
+def _train(args) -> int:
     from tqdm.auto import tqdm
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -380,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             + (["--decoder-steps", str(args.decoder_steps)] if args.decoder_steps else [])
         write_json(folder / "mini.json", {"agent": args.agent, "command": " ".join(command), "seed": args.seed,
                                           "steps": args.steps, "stopped_at": trainer.end, "decoder_steps": args.decoder_steps, "vae_steps": args.vae_steps, "batch": args.batch,
-                                          "lr": args.lr, "torch": torch.__version__,
+                                          "lr": args.lr, "torch": torch.__version__, "threads": torch.get_num_threads(),
                                           "train_seconds": trainer.history[-1]["seconds"] if trainer.history else None,
                                           "history": trainer.history})
         print(f"wrote {folder}", file=sys.stderr)
