@@ -16,11 +16,12 @@ EXPECTED = ["00_quickstart", "01_text_to_video", "02_image_to_video", "03_extend
             "05_connect_videos", "06_simulate_digital_world"]
 
 # Floors under what the mini notebooks measured on 2 CPU cores (their runs are seeded, so the figures repeat on one
-# machine; the floors leave room for another CPU's float rounding). Measured: notebook 12's 150-step run reads
-# colour right in 35 % of 48 captions (chance: 1 in 6); notebook 11's shipped agents: see the README's MoraMini.
+# machine; the floors leave room for another CPU's float rounding). Measured: notebook 12's 150-step run reads colour
+# right in 40 % of 48 captions (chance: 1 in 6); notebook 11 on 40 seeded cases: motion 92.5 %, edits 77.5 % all
+# right; its text-to-video runs 1.0 and 0.8 of what they asked for.
 TRAINING_COLOUR = 0.25
-I2V_MOTION = None
-EDIT_ALL = None
+I2V_MOTION = 0.8
+EDIT_ALL = 0.65
 
 
 def test_notebooks_are_committed_without_outputs():
@@ -179,7 +180,7 @@ def test_the_moramini_notebook_shows_a_model_that_follows_its_prompts(suite):
     assert rec["i2v_accuracy"]["motion"] >= I2V_MOTION and rec["edit_accuracy"]["all"] >= EDIT_ALL
     judged = rec["task_judge"]
     assert judged["connect_videos"] is None  # asks for nothing the world's grammar names
-    assert judged["text_to_video"] >= 0.8 and judged["text_to_video_2"] >= 0.8, judged
+    assert judged["text_to_video"] >= 0.8 and judged["text_to_video_2"] >= 0.6, judged
     for picture in rec["pictures"]:
         assert Image.open(picture).size[0] > 600
 
