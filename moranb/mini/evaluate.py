@@ -43,7 +43,7 @@ def load_pipeline(folder):
     import diffusers
 
     name = json.loads((Path(folder) / "model_index.json").read_text(encoding="utf-8"))["_class_name"]
-    pipe = getattr(diffusers, name).from_pretrained(folder)
+    pipe = getattr(diffusers, name).from_pretrained(folder, dtype=torch.float32)  # files may hold float16
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
