@@ -309,6 +309,20 @@ def _speed_up(pipe, profile: Profile):
             denoiser.compile()
 
 
+@contextmanager
+def torch_threads(count: int):
+    """torch's CPU threads set to `count` inside the block, as found after it. Bit-for-bit comparisons use one
+    thread: how many threads split a float sum can change a pixel's last bit (torch's default: the core count)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def clear():
     """Forget every loaded model (and free GPU memory)."""
     _LOADED.clear()

@@ -17,6 +17,7 @@ import pytest
 
 from moranb.batch import file_name, load_prompts, make_grid, run_batch, seed_list, suite_report
 from moranb.errors import InputError
+from moranb.models import torch_threads
 from moranb.eval.suite_eval import aggregate_suite, evaluate_suite, full_info_path, vbench_finds, vbench_suite
 
 pytestmark = pytest.mark.slow
@@ -32,19 +33,6 @@ VENV_BIN = Path(sys.executable).parent
 def grid_names() -> list[str]:
     prompts = load_prompts("vbench", [DIMENSION], PROMPTS)
     return [item.name for item in make_grid(prompts, seed_list(SAMPLES))]
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Every run compared bit for bit uses one CPU thread: float sums in another order could change a pixel."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def launch(out: Path, processes: int = 2) -> subprocess.Popen:
@@ -87,7 +75,7 @@ def videos(folder: Path) -> dict[str, bytes]:
 def reference(tiny, tmp_path_factory):
     """The grid made in one uninterrupted run, in this process."""
     out = tmp_path_factory.mktemp("reference")
-    with one_thread():
+    with torch_threads(1):
         summary = run_batch("vbench", out=out, seeds=SAMPLES, dimensions=[DIMENSION], limit=PROMPTS, progress=False,
                             **OPTIONS)
     assert summary["made"] == len(grid_names()) == PROMPTS * SAMPLES and summary["failed"] == 0
@@ -187,7 +175,7 @@ def test_a_killed_run_resumes_without_redoing_finished_items(reference, tmp_path
             finished[name] = (record.read_bytes(), stat.st_ino, stat.st_mtime_ns)
     assert 0 < len(finished) < len(grid_names()), "the kill was not part-way"
 
-    with one_thread():
+    with torch_threads(1):
         summary = run_batch("vbench", out=out, seeds=SAMPLES, dimensions=[DIMENSION], limit=PROMPTS,
                             progress=False, **OPTIONS)
     assert summary["skipped"] == len(finished) and summary["made"] == len(grid_names()) - len(finished)
@@ -242,7 +230,7 @@ def test_a_failing_item_is_recorded_and_the_run_goes_on(tiny, tmp_path, monkeypa
         {"prompt": "a kite over a beach"},
     ]) + "\n", encoding="utf-8")
     out = tmp_path / "failing"
-    with one_thread():
+    with torch_threads(1):
         summary = run_batch(source, out=out, seeds=1, progress=False, **OPTIONS)
     assert (summary["made"], summary["failed"]) == (2, 2)
     reasons = {f["prompt"]: f["reason"] for f in summary["failures"]}
@@ -254,7 +242,7 @@ def test_a_failing_item_is_recorded_and_the_run_goes_on(tiny, tmp_path, monkeypa
     record = json.loads((out / "items" / "out of memory-0" / "item.json").read_text())
     assert record["status"] == "failed" and record["video"] is None
 
-    with one_thread():  # a rerun skips what is done and tries the failed items again
+    with torch_threads(1):  # a rerun skips what is done and tries the failed items again
         again = run_batch(source, out=out, seeds=1, progress=False, **OPTIONS)
     assert (again["made"], again["skipped"], again["failed"]) == (0, 2, 2)
     with pytest.raises(InputError, match="holds a batch made with other settings"):

@@ -166,13 +166,14 @@ def mini_pipe():
 def test_text_to_image_loads_with_from_pretrained_and_reproduces_its_hashes(mini_pipe):
     from diffusers import StableDiffusionXLPipeline
 
-    from moranb.mini.evaluate import HASH_SEEDS, generate, one_thread, sha256
+    from moranb.mini.evaluate import HASH_SEEDS, generate, sha256
+    from moranb.models import torch_threads
     from moranb.mini.judge import WEIGHTS
 
     assert isinstance(mini_pipe, StableDiffusionXLPipeline) and mini_pipe.vae_scale_factor == 1
     meta = json.loads((WEIGHTS / "text_to_image" / "mini.json").read_text())
     assert meta["command"].startswith("python -m moranb.mini.train --agent text_to_image ")
-    with one_thread():
+    with torch_threads(1):
         images, captions = generate(mini_pipe, HASH_SEEDS)
     assert images.shape == (len(HASH_SEEDS), 16, 16, 3)
     assert [s["caption"] for s in meta["samples"]] == captions

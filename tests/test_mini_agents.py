@@ -132,12 +132,13 @@ def edit_pipe():
 def test_image_to_video_reproduces_its_hashes(video_pipe):
     from diffusers import StableVideoDiffusionPipeline
 
-    from moranb.mini.evaluate import HASH_SEEDS, SHIPPED_VIDEO, one_thread, sha256, video_samples
+    from moranb.mini.evaluate import HASH_SEEDS, SHIPPED_VIDEO, sha256, video_samples
+    from moranb.models import torch_threads
 
     assert isinstance(video_pipe, StableVideoDiffusionPipeline)
     meta = json.loads((SHIPPED_VIDEO / "mini.json").read_text())
     assert meta["command"].startswith("python -m moranb.mini.train --agent image_to_video ")
-    with one_thread():
+    with torch_threads(1):
         clips = [clip for _, clip, _ in video_samples(video_pipe, HASH_SEEDS, extend=False)]
     assert all(c.shape == (8, 16, 16, 3) and c.dtype == np.uint8 for c in clips)
     assert [sha256(c) for c in clips] == [s["sha256"] for s in meta["samples"]]
@@ -154,12 +155,13 @@ def test_image_to_video_moves_as_captioned(video_pipe):
 def test_image_to_image_reproduces_its_hashes_and_edits(edit_pipe):
     from diffusers import StableDiffusionInstructPix2PixPipeline
 
-    from moranb.mini.evaluate import HASH_SEEDS, SHIPPED_EDIT, edit, edit_accuracy, edit_case, one_thread, sha256
+    from moranb.mini.evaluate import HASH_SEEDS, SHIPPED_EDIT, edit, edit_accuracy, edit_case, sha256
+    from moranb.models import torch_threads
 
     assert isinstance(edit_pipe, StableDiffusionInstructPix2PixPipeline)
     meta = json.loads((SHIPPED_EDIT / "mini.json").read_text())
     assert meta["command"].startswith("python -m moranb.mini.train --agent image_to_image ")
-    with one_thread():
+    with torch_threads(1):
         edits = [edit(edit_pipe, *edit_case(s)[:2], s) for s in HASH_SEEDS]
     assert [sha256(e) for e in edits] == [s["sha256"] for s in meta["samples"]]
     found = edit_accuracy(edit_pipe, count=20)

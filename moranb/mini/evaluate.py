@@ -16,7 +16,6 @@ that the shipped weights still draw the same pixels.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..models import torch_threads
 from .judge import APPEARANCE, read
 from .world import SIZE, parse_caption, random_caption
 
@@ -54,18 +54,6 @@ def generate(pipe, seeds, guidance_scale: float = GUIDANCE, steps: int = STEPS) 
     images = pipe(captions, height=SIZE, width=SIZE, num_inference_steps=steps, guidance_scale=guidance_scale,
                   generator=[torch.Generator("cpu").manual_seed(int(s)) for s in seeds], output_type="np").images
     return (np.clip(images, 0, 1) * 255).round().astype(np.uint8), captions
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Sample hashes are made, and checked, with one torch thread: how many threads split a sum can change a
-    pixel's last bit, and torch's default is the machine's core count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def sha256(image: np.ndarray) -> str:
@@ -203,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             samples = list(video_samples(pipe, range(16), extend=False))
             sheet([clip for _, clip, _ in samples], [c for c, _, _ in samples]).save(args.png)
         if args.record:
-            with one_thread():
+            with torch_threads(1):  # hashes are made, and checked, with one thread
                 clips = [clip for _, clip, _ in video_samples(pipe, HASH_SEEDS, extend=False)]
             _record(args.folder, {
                 "sampling": {"num_inference_steps": VIDEO_STEPS, "noise_aug_strength": NOISE_AUG, "guidance": 1.0},
@@ -214,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         result = edit_accuracy(pipe, args.count)
         print(json.dumps(result), file=sys.stderr)
         if args.record:
-            with one_thread():
+            with torch_threads(1):  # hashes are made, and checked, with one thread
                 edits = [edit(pipe, *edit_case(s)[:2], s) for s in HASH_SEEDS]
             _record(args.folder, {
                 "sampling": {"num_inference_steps": EDIT_STEPS, "guidance_scale": EDIT_GUIDANCE,
@@ -233,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         save_image(sample_grid(images), args.png)
         print("\n".join(f"{i:2d} {c}" for i, c in enumerate(captions)), file=sys.stderr)
     if args.record:
-        with one_thread():
+        with torch_threads(1):  # hashes are made, and checked, with one thread
             images, captions = generate(pipe, HASH_SEEDS)
         _record(args.folder, {"sampling": {"num_inference_steps": STEPS, "guidance_scale": GUIDANCE},
                               "accuracy": {"prompts": prompts, **{str(g): r for g, r in results.items()}},

@@ -217,13 +217,11 @@ class ImageToVideoTrainer(TextToImageTrainer):
 
     def _data(self, seeds, rng):
         from .image_to_video import MOTION_BUCKETS
+        from .world import MOTIONS, world_batch
 
-        clips, buckets = [], []
-        for seed in seeds:
-            attrs = random_attributes(int(seed))
-            clips.append(render_clip(attrs, int(seed), part=int(seed) % 2))  # half of them continue a clip
-            buckets.append(MOTION_BUCKETS[attrs.motion])
-        clips = torch.from_numpy(np.stack(clips)).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
+        clips, labels = world_batch(seeds, parts=True)  # half of them continue a clip
+        buckets = [MOTION_BUCKETS[list(MOTIONS)[i]] for i in labels["motion"]]
+        clips = torch.from_numpy(clips).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
         return clips, torch.tensor(buckets, dtype=torch.float32)
 
     def _vae_loss(self, clips, buckets, gen):
@@ -341,13 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args(argv)
-    before = torch.get_num_threads()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
+    from ..models import torch_threads
+
+    with torch_threads(args.threads or torch.get_num_threads()):  # a process calling main() keeps its own threads
         return _train(args)
-    finally:
-        torch.set_num_threads(before)  # main() called in a process (a test, a notebook) leaves its threads as found
 
 
 def _train(args) -> int:
