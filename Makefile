@@ -30,6 +30,7 @@ demo: $(STAMP)
 	$(PY) -m moranb.demo --out outputs/demo
 
 test: $(STAMP) $(CHROMIUM)
+	$(VENV)/bin/lint-imports
 	$(PY) -m moranb.suite check
 	$(PY) -m pytest -q --durations=25
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from moranb import tasks  # noqa: E402
 from moranb.batch import run_batch  # noqa: E402
 from moranb.report import markdown_table  # noqa: E402
-from moranb.tiny import ensure_tiny_models  # noqa: E402
+from moranb.agents import ensure_tiny_models  # noqa: E402
 
 OPTIONS = dict(segments=1, frames_per_segment=4)  # the tiny profile's 96x64 frames; one short segment an item
 CLI_OPTIONS = ["--segments", "1", "--frames", "4", "--no-progress"]

@@ -60,7 +60,8 @@ def build_models(root: Path, profile_names) -> dict[str, Path]:
     import torch
 
     from moranb import get_profile, realsize
-    from moranb.tiny import ensure_tiny_models, tiny_root
+    from moranb.agents import ensure_tiny_models
+    from moranb.tiny import tiny_root
 
     ensure_tiny_models()
     full = get_profile("full")

@@ -96,7 +96,7 @@ def main(argv=None) -> int:
 
     from moranb import get_profile, models
     from moranb.report import markdown_table
-    from moranb.tiny import ensure_tiny_models
+    from moranb.agents import ensure_tiny_models
 
     ensure_tiny_models()
     base = two_block_ltx(get_profile("tiny"), Path(tempfile.mkdtemp(prefix="moranb-bench-options-")))

@@ -39,7 +39,7 @@ from moranb.agents import (  # noqa: E402
 from moranb.agents.connection import NEGATIVE_PROMPT  # noqa: E402
 from moranb.report import markdown_table  # noqa: E402
 from moranb.tasks.simulate_digital_world import DEFAULT_STYLE  # noqa: E402
-from moranb.tiny import ensure_tiny_models  # noqa: E402
+from moranb.agents import ensure_tiny_models  # noqa: E402
 
 PROMPT = "a red fox running through fresh snow"
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import get_profile
-from .paper import SOURCE, TABLE5
+from .paper import TABLE5
+from .report import markdown_table, table5, table5_markdown
 
 VARIANTS = {
     "full": {"label": "full", "finetune": True, "human": True, "train": {}},
@@ -42,7 +43,7 @@ class AblationResult:
 
     def table(self) -> str:
         return (self.files["table"].read_text(encoding="utf-8") if "table" in self.files
-                else table_markdown(self.rows))
+                else markdown_table(table5(self.rows)))
 
 
 def run_ablation(data_dir, profile="tiny", out="outputs/ablation", variants=tuple(VARIANTS), prompts=PROMPTS,
@@ -112,40 +113,14 @@ def run_ablation(data_dir, profile="tiny", out="outputs/ablation", variants=tupl
     return AblationResult(rows, histories, files)
 
 
-def _cell(value, backend: str, reason: str | None = None) -> str:
-    if value is None:
-        return f"n/a ({backend}): {reason}" if reason else f"n/a ({backend})"
-    return f"{value:.3f} ({backend})"
-
-
-def table_markdown(rows: list[dict]) -> str:
-    from .report import markdown_table
-
-    table = [["variant", "paper VQ", "VQ (this run)", "VQ without aesthetic quality (this run)", "samples",
-              "steps"]]
-    for r in rows:
-        if "note" in r:
-            table.append([r["label"], f"{r['paper_vq']:.3f}", f"n/a: {r['note']}", "n/a: not run", "0", "0"])
-            continue
-        vq5 = (f"{r['vq5']:.3f} ({r['backend']}, 5 of 6 parts)" if r["vq5"] is not None
-               else f"n/a ({r['backend']}): a part is missing")
-        trained = "steps" in r
-        table.append([r["label"], f"{r['paper_vq']:.3f}", _cell(r["vq"], r["backend"], r.get("vq_reason")), vq5,
-                      str(r["samples"]) if trained else "none (not fine-tuned)", str(r.get("steps", 0))])
-    return markdown_table(table)
-
-
 def write_table(rows: list[dict], histories: dict, out: Path) -> dict[str, Path]:
     """table5.md (beside the paper's row), table5.json and training.png (loss and alpha_i of every variant)."""
     from .io import write_json, write_text
     from .train import plot_history
 
     out.mkdir(parents=True, exist_ok=True)
-    text = (f"# Table 5: the ablation of the training half\n\nPaper numbers from {SOURCE} (VQ, VBench). "
-            f"\"VQ without aesthetic quality\" is the mean of the other five parts: the offline backend has no "
-            f"weight-free aesthetic score.\n\n"
-            f"{table_markdown(rows)}\n")
-    files = {"table": write_text(out / "table5.md", text), "json": write_json(out / "table5.json", rows)}
+    files = {"table": write_text(out / "table5.md", table5_markdown(rows)),
+             "json": write_json(out / "table5.json", rows)}
     if histories:
         files["chart"] = plot_history(histories, out / "training.png")
     return files

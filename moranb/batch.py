@@ -53,6 +53,7 @@ from .config import Profile, get_profile
 from .errors import InputError, MoranbError, OutputDirError
 from .eval.suite_eval import BATCH_MANIFEST, vbench_suite
 from .io import clean_output_dir, one_line, prepare_output_dir, write_json
+from .report import suite_report, suite_tables  # noqa: F401  (report.py formats them; kept importable from here)
 
 VIDEOS, ITEMS, SHARDS = "videos", "items", ".shards"
 RECORD, SUMMARY = "item.json", "summary.json"
@@ -406,41 +407,3 @@ def _merge(out: Path, task: str, profile: Profile, grid: list[Item], skipped: in
                         for shard in shards],
         "videos": str(out / VIDEOS), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     shutil.rmtree(out / SHARDS, ignore_errors=True)
-
-
-# -- the report ---------------------------------------------------------------------------------------------------
-def _cell(entry: dict | None) -> str:
-    if not entry or entry.get("value") is None:
-        return f"n/a ({(entry or {}).get('backend', '-')}): {(entry or {}).get('reason') or 'no value'}"
-    return f"{entry['value']:.3f} ({entry['backend']})"
-
-
-def suite_tables(results: dict) -> tuple[list[list[str]], list[list[str]]]:
-    """Two tables of `moranb.eval.suite_eval.evaluate_suite`'s results: every dimension on its own prompts (with
-    VBench's Quality, Semantic and Total Scores), and the paper's Table 1 columns beside the models it compares."""
-    from .paper import TABLE1, TABLE1_COLUMNS
-
-    dims = [["dimension", "moranb (this folder)", "videos", "prompts with a video"]]
-    for name, entry in results["dimensions"].items():
-        dims.append([name, _cell(entry), str(entry["videos"]), f"{entry['prompts']} of {entry['suite_prompts']}"])
-    for name in ("quality_score", "semantic_score", "total_score"):
-        dims.append([name, _cell(results[name]), "", ""])
-    columns = TABLE1_COLUMNS[:-1]  # without the video length
-    table1 = [["model", *columns]]
-    table1 += [[model, *(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row[:-1])]
-               for model, row in TABLE1.items()]
-    ours = {**results["dimensions"], "video_quality": results["video_quality"]}
-    table1.append(["moranb (this folder)", *(_cell(ours.get(c)) if c in ours else "not chosen" for c in columns)])
-    return dims, table1
-
-
-def suite_report(results: dict) -> str:
-    """The two tables as markdown, with where the published numbers come from."""
-    from .paper import SOURCE
-    from .report import markdown_table
-
-    dims, table1 = suite_tables(results)
-    return (f"## VBench's protocol, {results['backend']} backend: each dimension on its own prompts\n\n"
-            f"{markdown_table(dims)}\n## Beside the paper's Table 1\n\nPublished numbers: {SOURCE}, Table 1. Ours "
-            f"are scored on the prompts of this folder only; a slice of the suite is not the full benchmark.\n\n"
-            f"{markdown_table(table1)}")

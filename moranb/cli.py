@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .agents import TRAINERS
 from .agents.prompt import BACKENDS as PROMPT_BACKENDS
 from .errors import run_main
 from .tasks.simulate_digital_world import DEFAULT_STYLE, ROUTES
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="tiny")
     p.add_argument("--out", required=True, help="run folder: checkpoints/, adapters/, history.json, training.png")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--agents", nargs="+", choices=["text_to_image", "image_to_video", "connection"])
+    p.add_argument("--agents", nargs="+", choices=list(TRAINERS))
     p.add_argument("--steps-per-round", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--gradient-accumulation", type=int)
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace):
     from . import tasks
 
     if args.command == "build-tiny":
-        from .tiny import ensure_tiny_models
+        from .agents import ensure_tiny_models
 
         print(ensure_tiny_models(args.dir))
         return None

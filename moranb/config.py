@@ -17,52 +17,14 @@ A model is named by a Hugging Face id or a local directory; `moranb.models` load
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .models import OFFLOAD, Model, bf16_supported  # noqa: F401 (Model and OFFLOAD are named with the profiles)
 from .tiny import tiny_root
-
-
-@dataclass(frozen=True)
-class Model:
-    source: str  # a Hugging Face id or a local directory
-    variant: str | None = None  # e.g. "fp16" weights on the hub
-    dtype: str | None = None  # overrides the profile's dtype for this model (e.g. bfloat16 where fp16 overflows)
-    # Weights are read from safetensors only: a pickled .bin/.pt can run code when loaded. True allows them, for a
-    # model you trust that ships no safetensors.
-    allow_pickle: bool = False
-
-    def torch_dtype(self, profile: "Profile"):
-        """The dtype this model is loaded in: its own, else the profile's. bfloat16 on a CUDA GPU without native
-        bfloat16 (a T4, compute capability 7.5) becomes float32: emulated bf16 is very slow and fp16 is what bf16
-        was chosen to avoid (T5 overflows in it). `moranb.models.load` then streams the model through the GPU
-        (group offload) where the profile offloads, since float32 doubles its weights."""
-        import torch
-
-        name = self.dtype or profile.dtype
-        if name == "bfloat16" and profile.device.startswith("cuda") and not bf16_supported():
-            return torch.float32
-        return getattr(torch, name)
-
-
-def bf16_supported() -> bool:
-    """Whether this machine's CUDA GPU computes in bfloat16 natively (Ampere and later); True where no CUDA GPU
-    is visible (nothing to fall back for: the profile's device check fails first)."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return True
-    return torch.cuda.is_bf16_supported(including_emulation=False)
-
-
-OFFLOAD = {
-    "none": "every model on the GPU, kept loaded for the process",
-    "model": "model CPU offload: one model on the GPU at a time (diffusers' enable_model_cpu_offload)",
-    "group": "group offload: layers streamed onto the GPU one ahead of use on a CUDA stream (diffusers' "
-             "enable_group_offload, leaf level); the least GPU memory",
-}
 
 
 @dataclass(frozen=True)
@@ -77,7 +39,14 @@ class Profile:
     image_to_image: Model
     image_to_video: Model
     connection: Model
-    # Prompt agent: "transformers" (local LLM), "openai" (an OpenAI-compatible endpoint) or "rule" (no model).
+    # A module the profile plugs into the agents and tasks, by name (the core imports no plugin): `mini`'s
+    # "moranb.mini.plugin" writes the prompt agent's captions (prompt_backend "plugin"), gives the image-to-video
+    # agent its motion buckets (its model takes the motion as its bucket) and the tasks the motion to animate with
+    # (`motion_of`: the one the caption names, or the one its judge reads in a video). None: no plugin.
+    plugin: str | None = None
+    plugin_metrics: tuple[str, ...] = ()  # the metrics its plugin scores (`score(name, video, record)`)
+    # Prompt agent: "transformers" (local LLM), "openai" (an OpenAI-compatible endpoint), "rule" (no model) or
+    # "plugin" (the profile's plugin module).
     prompt_backend: str = "transformers"
     openai_base_url: str = "http://127.0.0.1:11434/v1"  # Ollama's default OpenAI-compatible endpoint
     openai_model: str = "llama3"
@@ -109,11 +78,6 @@ class Profile:
     # Classifier-free guidance over the frames, rising from min to max (diffusers' SVD defaults).
     i2v_min_guidance: float = 1.0
     i2v_max_guidance: float = 3.0
-    # True where the image-to-video model was trained to take the motion as its motion bucket (`mini`: one bucket
-    # per motion of the world, `moranb.mini.image_to_video.MOTION_BUCKETS`): the tasks then pass the motion their
-    # caption names (or, extending or editing a video, the motion the mini judge reads in it) instead of
-    # motion_bucket_id.
-    motion_buckets: bool = False
     # Frames SVD's temporal VAE decodes at once: its activations are the largest of any step (moranb plan, full:
     # 13.5 GiB at 12 frames, 9.0 at 8), and 8 is what diffusers' SVD example uses.
     decode_chunk_size: int = 8
@@ -162,6 +126,20 @@ class Profile:
     def offloads(self) -> bool:
         """Whether models leave the GPU between uses (on a CPU nothing is offloaded)."""
         return self.device != "cpu" and self.offload != "none"
+
+    def plugin_module(self, needed_by: str | None = None):
+        """The module named by `plugin`, imported; None where the profile names none (an error if `needed_by`, the
+        feature that needs one, is given)."""
+        if not self.plugin:
+            if needed_by:
+                raise InputError(f"{needed_by} needs a profile with a plugin (e.g. profile 'mini'); profile "
+                                 f"'{self.name}' names none")
+            return None
+        try:
+            return importlib.import_module(self.plugin)
+        except ImportError as exc:
+            raise InputError(f"profile '{self.name}' names plugin '{self.plugin}', which cannot be imported "
+                             f"({exc}); fix the profile's plugin setting") from None
 
     def replace(self, **changes) -> "Profile":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
@@ -254,7 +232,9 @@ def mini_profile() -> Profile:
         refiner=None,
         image_to_image=Model(str(MINI_WEIGHTS / "image_to_image")),
         image_to_video=Model(str(MINI_WEIGHTS / "image_to_video")),
-        prompt_backend="mini",
+        plugin="moranb.mini.plugin",
+        plugin_metrics=("mini_judge",),
+        prompt_backend="plugin",
         width=16,
         height=16,
         t2i_steps=25,
@@ -267,7 +247,6 @@ def mini_profile() -> Profile:
         i2v_steps=12,
         noise_aug_strength=0.02,
         i2v_max_guidance=1.0,
-        motion_buckets=True,
         decode_chunk_size=8,
         fps=8,
     )

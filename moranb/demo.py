@@ -60,8 +60,8 @@ def jobs(out: Path, profile: str, seed: int):
 def judged(result) -> str:
     """What the mini judge reads in a mini run's video (as a caption), and the `mini_judge` metric's verdict on what
     the run asked for (a caption; an edit's colour or background; an extension's motion), where it asked for any."""
-    from .eval import mini_judge
     from .mini.judge import read
+    from .mini.verdict import mini_judge
     from .mini.world import SIZE, Attributes
 
     video = result.video if result.video.size == (SIZE, SIZE) else result.video.resized(SIZE, SIZE)

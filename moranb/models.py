@@ -11,11 +11,59 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import tiny
-from .config import Model, Profile
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import _compat, adapters, tiny
 from .errors import DeviceError, InputError, ModelNotAvailableError
 
+if TYPE_CHECKING:  # a profile is read here, never built: moranb.config sits above this module
+    from .config import Profile
+
 _LOADED: dict[tuple, object] = {}
+TinyBuilds = dict  # folder name -> a function that builds that tiny model into a folder (moranb.agents.<role>.tiny)
+
+
+@dataclass(frozen=True)
+class Model:
+    source: str  # a Hugging Face id or a local directory
+    variant: str | None = None  # e.g. "fp16" weights on the hub
+    dtype: str | None = None  # overrides the profile's dtype for this model (e.g. bfloat16 where fp16 overflows)
+    # Weights are read from safetensors only: a pickled .bin/.pt can run code when loaded. True allows them, for a
+    # model you trust that ships no safetensors.
+    allow_pickle: bool = False
+
+    def torch_dtype(self, profile: "Profile"):
+        """The dtype this model is loaded in: its own, else the profile's. bfloat16 on a CUDA GPU without native
+        bfloat16 (a T4, compute capability 7.5) becomes float32: emulated bf16 is very slow and fp16 is what bf16
+        was chosen to avoid (T5 overflows in it). `moranb.models.load` then streams the model through the GPU
+        (group offload) where the profile offloads, since float32 doubles its weights."""
+        import torch
+
+        name = self.dtype or profile.dtype
+        if name == "bfloat16" and profile.device.startswith("cuda") and not bf16_supported():
+            return torch.float32
+        return getattr(torch, name)
+
+
+def bf16_supported() -> bool:
+    """Whether this machine's CUDA GPU computes in bfloat16 natively (Ampere and later); True where no CUDA GPU
+    is visible (nothing to fall back for: the profile's device check fails first)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return True
+    return torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+OFFLOAD = {
+    "none": "every model on the GPU, kept loaded for the process",
+    "model": "model CPU offload: one model on the GPU at a time (diffusers' enable_model_cpu_offload)",
+    "group": "group offload: layers streamed onto the GPU one ahead of use on a CUDA stream (diffusers' "
+             "enable_group_offload, leaf level); the least GPU memory",
+}
+
+
 
 
 def _is_offline() -> bool:
@@ -58,13 +106,15 @@ def _profile_fix(field: str, model_args: str) -> str:
     return f"get_profile('full', {field}=Model({model_args}))"
 
 
-def from_pretrained(cls, model: Model, field: str, fix: str | None = None, **kwargs):
+def from_pretrained(cls, model: Model, field: str, fix: str | None = None, tiny_builds: TinyBuilds | None = None,
+                    **kwargs):
     """`cls.from_pretrained(model.source, ...)`, with the user-facing error when a hub id cannot be had.
 
     `field` is the profile field naming the model; a model that is no profile field (the evaluation's) passes `fix`,
     the Python that points it elsewhere, for the error message. Models and pipelines are loaded with
     `use_safetensors=True` unless `model.allow_pickle` (tokenizers and processors hold no weights and take no such
-    option).
+    option). `tiny_builds`: the agent's tiny models by folder name (its role's home, `moranb.agents.<role>.tiny`); a
+    missing folder of that name under `moranb.tiny.tiny_root()` is built here, where it is first needed.
     """
     source = model.source
     if model.variant:
@@ -72,8 +122,8 @@ def from_pretrained(cls, model: Model, field: str, fix: str | None = None, **kwa
     if _holds_weights(cls) and not model.allow_pickle:
         kwargs["use_safetensors"] = True
     local_dir = Path(source).expanduser()
-    if not local_dir.is_dir() and local_dir.parent == tiny.tiny_root():
-        tiny.ensure_tiny_models()  # the tiny profile's models are built here, where one is first needed
+    if not local_dir.is_dir() and tiny_builds and local_dir.name in tiny_builds and local_dir.parent == tiny.tiny_root():
+        tiny.build(local_dir, tiny_builds[local_dir.name])
     if local_dir.is_dir():
         try:
             return cls.from_pretrained(str(local_dir), **kwargs)
@@ -83,7 +133,7 @@ def from_pretrained(cls, model: Model, field: str, fix: str | None = None, **kwa
             raise
     if source.startswith(("/", ".", "~")):
         raise ModelNotAvailableError(
-            f"model directory '{source}' does not exist; build it (tiny profile: moranb.tiny.ensure_tiny_models) "
+            f"model directory '{source}' does not exist; build it (tiny profile: moranb.agents.ensure_tiny_models) "
             f"or fix the path in the profile's '{field}'"
         )
     try:  # the local cache first: no network round trip when the model is already there
@@ -112,12 +162,9 @@ def _holds_weights(cls) -> bool:
             return True
     except ImportError:
         pass
-    try:
-        from transformers.models.auto.auto_factory import _BaseAutoModelClass
-
-        return isinstance(cls, type) and issubclass(cls, _BaseAutoModelClass)
-    except ImportError:
-        return False
+    # Fails closed: where transformers' Auto base class cannot be found, _compat raises instead of letting an Auto
+    # class load without use_safetensors.
+    return isinstance(cls, type) and issubclass(cls, _compat.auto_model_class())
 
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -137,21 +184,19 @@ def _pickled(model: Model, field: str, fix: str | None = None) -> ModelNotAvaila
     )
 
 
-def load(cls, model: Model, profile: Profile, field: str, **components):
-    """A diffusers pipeline of class `cls` from `model`, placed for `profile` (device, dtype, offload, slicing).
+def load(cls, model: Model, profile: Profile, field: str, tiny_builds: TinyBuilds | None = None, **components):
+    """A diffusers pipeline of class `cls` from `model`, placed for `profile` (device, dtype, offload, slicing),
+    with the profile's fine-tuned adapters applied where they trained this agent (`moranb.adapters`).
 
     `components` are modules shared with another pipeline (the SDXL refiner takes the base's VAE and second text
-    encoder); they are part of the cache key.
+    encoder); they are part of the cache key. `tiny_builds`: see `from_pretrained`.
     """
-    adapters = None
-    if profile.adapters:
-        from .train.adapters import read_manifest
-
-        meta = read_manifest(profile.adapters)
-        if field in meta["agents"]:  # an agent the adapters did not train shares the base profile's pipeline
-            adapters = (str(profile.adapters), meta["sha256"])  # retrained adapters: a new pipeline
+    adapted = None
+    # An agent the adapters did not train shares the base profile's pipeline; retrained adapters: a new pipeline.
+    if profile.adapters and adapters.trained(profile.adapters, field):
+        adapted = (str(profile.adapters), adapters.fingerprint(profile.adapters))
     placement = tuple(getattr(profile, name) for name in PLACEMENT)
-    key = (cls.__name__, model, profile.device, profile.dtype, placement, adapters,
+    key = (cls.__name__, model, profile.device, profile.dtype, placement, adapted,
            tuple(sorted((k, id(v)) for k, v in components.items())))
 
     def build():
@@ -159,11 +204,9 @@ def load(cls, model: Model, profile: Profile, field: str, **components):
 
         check_device(profile)
         dtype = model.torch_dtype(profile)
-        pipe = from_pretrained(cls, model, field, dtype=dtype, **components)
-        if adapters:
-            from .train.adapters import apply_adapters
-
-            apply_adapters(pipe, field, profile)
+        pipe = from_pretrained(cls, model, field, tiny_builds=tiny_builds, dtype=dtype, **components)
+        if adapted:
+            adapters.apply_adapters(pipe, field, profile)
         offload = profile.offload
         if (model.dtype or profile.dtype) == "bfloat16" and dtype == torch.float32:  # a GPU without bf16
             offload = "group" if offload == "model" else offload
@@ -178,16 +221,17 @@ def load(cls, model: Model, profile: Profile, field: str, **components):
     return cached(key, build)
 
 
-def load_llm(model: Model, profile: Profile):
+def load_llm(model: Model, profile: Profile, tiny_builds: TinyBuilds | None = None):
     """(tokenizer, causal LM) for the prompt agent's transformers backend."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     # With offload the GPU is left to the diffusion models; the prompt LLM runs on the CPU.
     place = "cpu" if profile.device == "cpu" or profile.offloads else profile.device
-    return _load_transformers("causal-lm", AutoTokenizer, AutoModelForCausalLM, model, profile, "llm", place)
+    return _load_transformers("causal-lm", AutoTokenizer, AutoModelForCausalLM, model, profile, "llm", place,
+                              tiny_builds)
 
 
-def load_vlm(model: Model, profile: Profile, field: str = "judge_a"):
+def load_vlm(model: Model, profile: Profile, field: str = "judge_a", tiny_builds: TinyBuilds | None = None):
     """(processor, image-text-to-text model) for a judge's transformers backend (LLaVA-OneVision, Qwen2-VL, ...).
 
     Kept on the CPU and moved onto the profile's GPU only while it judges (`on_device`): a data-free round
@@ -196,7 +240,8 @@ def load_vlm(model: Model, profile: Profile, field: str = "judge_a"):
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    return _load_transformers("vlm", AutoProcessor, AutoModelForImageTextToText, model, profile, field, "cpu")
+    return _load_transformers("vlm", AutoProcessor, AutoModelForImageTextToText, model, profile, field, "cpu",
+                              tiny_builds)
 
 
 @contextmanager
@@ -222,10 +267,11 @@ def load_model(cls, model: Model, profile: Profile, field: str):
                   lambda: from_pretrained(cls, model, field, dtype=model.torch_dtype(profile)))
 
 
-def _load_transformers(kind: str, preprocessor_cls, model_cls, model: Model, profile: Profile, field: str, place: str):
+def _load_transformers(kind: str, preprocessor_cls, model_cls, model: Model, profile: Profile, field: str, place: str,
+                       tiny_builds: TinyBuilds | None):
     def build():
         check_device(profile)
-        preprocessor = from_pretrained(preprocessor_cls, model, field)
+        preprocessor = from_pretrained(preprocessor_cls, model, field, tiny_builds=tiny_builds)
         network = from_pretrained(model_cls, model, field, dtype=model.torch_dtype(profile))
         network.to(place).eval()
         return preprocessor, network
@@ -269,14 +315,13 @@ def _place(pipe, profile: Profile, offload: str):
 
     if offload == "group":
         from diffusers.hooks import apply_group_offloading
-        from diffusers.hooks.group_offloading import _is_group_offload_enabled
 
         gpu = profile.device != "cpu"
         options = dict(onload_device=torch.device(profile.device), offload_device=torch.device("cpu"),
                        offload_type="leaf_level", use_stream=gpu, non_blocking=gpu)
         for part in pipe.components.values():
             # Hooked once: the refiner's VAE and second text encoder are the base's, hooked with the base.
-            if isinstance(part, torch.nn.Module) and not _is_group_offload_enabled(part):
+            if isinstance(part, torch.nn.Module) and not _compat.group_offload_enabled(part):
                 apply_group_offloading(part, **options)
     elif offload == "model" and profile.device != "cpu":
         pipe.enable_model_cpu_offload(device=profile.device)
@@ -303,7 +348,7 @@ def _speed_up(pipe, profile: Profile):
                              f"rest to reuse); {type(denoiser).__name__} here has {blocks}: set first_block_cache=0")
         denoiser.enable_cache(FirstBlockCacheConfig(threshold=profile.first_block_cache))
     if profile.compile:
-        if getattr(denoiser, "_repeated_blocks", None):
+        if _compat.repeated_blocks(denoiser):
             denoiser.compile_repeated_blocks(fullgraph=True)  # regional: each repeated block compiled once, reused
         else:
             denoiser.compile()

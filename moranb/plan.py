@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import realsize
+from .agents import ROLES
 from .config import OFFLOAD, Profile, get_profile
 from .errors import InputError
 
@@ -36,18 +37,9 @@ DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4}
 ACTIVATION_MARGIN = 1.2  # activations x this ...
 OVERHEAD_GIB = 1.0  # ... + this: CUDA context, library workspaces, allocator slack
 
-# The components each agent loads (the refiner takes the base's text encoder 2 and VAE, so only its UNet).
-COMPONENTS = {
-    "llm": ("model",),
-    "text_to_image": ("unet", "text_encoder", "text_encoder_2", "vae"),
-    "refiner": ("unet",),
-    "image_to_image": ("unet", "text_encoder", "vae"),
-    "image_to_video": ("unet", "vae", "image_encoder"),
-    "connection": ("transformer", "vae", "text_encoder"),
-    "judge_a": ("model",),
-    "judge_b": ("model",),
-}
-JUDGES = ("judge_a", "judge_b")
+# The components each agent loads, by the profile field naming its model (each role's home says which).
+COMPONENTS = {field: parts for role in ROLES.values() for field, parts in role.components.items()}
+JUDGES = tuple(ROLES["judge"].components)  # judge_a, judge_b
 
 
 @dataclass

@@ -43,6 +43,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import _compat
 from .errors import InputError
 from .io import png_bytes
 
@@ -141,15 +142,8 @@ def headless_reason() -> str | None:
 
 def _shell_channel(kernel):
     """The kernel's shell channel thread if it can send a comm's messages to a subshell (ipykernel>=7.4), else None."""
-    try:
-        from ipykernel.comm.comm import BaseComm
-        from ipykernel.subshell_manager import SubshellManager
-    except ImportError:
-        return None
     channel = getattr(kernel, "shell_channel_thread", None)
-    ok = hasattr(BaseComm, "_reply_subshell_for") and all(
-        hasattr(SubshellManager, name) for name in ("_create_subshell", "_delete_subshell"))
-    return channel if ok and hasattr(kernel, "_publish_status") else None
+    return channel if _compat.subshell_support() and _compat.can_publish_status(kernel) else None
 
 
 def wait_for_click(buttons, timeout: float | None = None):
@@ -195,18 +189,20 @@ def _clicks_on_a_subshell(widgets):
         yield
         return
     manager = channel.manager
-    subshell = _on_loop(channel.io_loop, manager._create_subshell)  # the shell channel thread owns subshells
+    # the shell channel thread owns subshells
+    subshell = _on_loop(channel.io_loop, lambda: _compat.create_subshell(manager))
     for comm in comms:  # an instance attribute, so a publish from either thread cannot re-route the comm
-        comm._reply_subshell_for = lambda data, default, subshell=subshell: subshell
+        _compat.route_comm_to(comm, subshell)
     try:
         yield
     finally:
         for comm in comms:
-            comm.__dict__.pop("_reply_subshell_for", None)
-        _on_loop(channel.io_loop, lambda: manager._delete_subshell(subshell))  # joins it: its last message is out
+            _compat.unroute_comm(comm)
+        # joins it: its last message is out
+        _on_loop(channel.io_loop, lambda: _compat.delete_subshell(manager, subshell))
         # The subshell announced "idle" after handling a click, and JupyterLab shows the kernel's last announced
         # state; the cell is still running.
-        kernel._publish_status("busy", "shell")
+        _compat.publish_status(kernel, "busy", "shell")
 
 
 def _on_loop(io_loop, call, timeout: float = 10.0):

@@ -19,7 +19,7 @@ import pytest
 def tiny():
     """The tiny profile, its models built (tests read their files as well as loading them)."""
     from moranb import get_profile
-    from moranb.tiny import ensure_tiny_models
+    from moranb.agents import ensure_tiny_models
 
     ensure_tiny_models()
     return get_profile("tiny")

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from moranb.batch import file_name, load_prompts, make_grid, run_batch, seed_list, suite_report
+from moranb.batch import file_name, load_prompts, make_grid, run_batch, seed_list
+from moranb.report import suite_report
 from moranb.errors import InputError
 from moranb.models import torch_threads
 from moranb.eval.suite_eval import aggregate_suite, evaluate_suite, full_info_path, vbench_finds, vbench_suite

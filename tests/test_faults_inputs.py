@@ -152,7 +152,7 @@ def test_build_tiny_on_a_read_only_cache(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
     err = cli_error(capsys, ["build-tiny", "--dir", str(tmp_path / "cache")])
     assert "Read-only file system" in err and "MORANB_CACHE" in err
-    from moranb.tiny import ensure_tiny_models
+    from moranb.agents import ensure_tiny_models
 
     with pytest.raises(OutputDirError):
         ensure_tiny_models(tmp_path / "cache")

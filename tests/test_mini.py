@@ -120,7 +120,8 @@ def test_follows_judges_frames_and_clips():
 
 def test_mini_judge_metric_scores_what_a_run_asked_for():
     """`moranb.eval` reports the judge: the share of the run's asked-for attributes it reads in the video."""
-    from moranb.eval import METRICS, mini_judge
+    from moranb.eval import METRICS
+    from moranb.mini.verdict import mini_judge
     from moranb.video import Video
 
     assert "mini_judge" in METRICS
@@ -143,35 +144,35 @@ def test_mini_judge_metric_scores_what_a_run_asked_for():
 
 
 def test_shipped_judge_records_how_it_was_made():
-    from moranb.mini.judge import WEIGHTS
+    from moranb.config import MINI_WEIGHTS
 
-    meta = json.loads((WEIGHTS / "judge.json").read_text())
+    meta = json.loads((MINI_WEIGHTS / "judge.json").read_text())
     assert meta["command"].startswith("python -m moranb.mini.train_judge ") and "--seed" in meta["command"]
     assert min(meta["accuracy"]["clean"].values()) >= 0.98
-    assert (WEIGHTS / "judge.safetensors").stat().st_size < 500_000
+    assert (MINI_WEIGHTS / "judge.safetensors").stat().st_size < 500_000
 
 
 # -- the shipped text-to-image model ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def mini_pipe():
+    from moranb.config import MINI_WEIGHTS
     from moranb.mini.evaluate import load_pipeline
-    from moranb.mini.judge import WEIGHTS
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return load_pipeline(WEIGHTS / "text_to_image")
+        return load_pipeline(MINI_WEIGHTS / "text_to_image")
 
 
 def test_text_to_image_loads_with_from_pretrained_and_reproduces_its_hashes(mini_pipe):
     from diffusers import StableDiffusionXLPipeline
 
+    from moranb.config import MINI_WEIGHTS
     from moranb.mini.evaluate import HASH_SEEDS, generate, sha256
     from moranb.models import torch_threads
-    from moranb.mini.judge import WEIGHTS
 
     assert isinstance(mini_pipe, StableDiffusionXLPipeline) and mini_pipe.vae_scale_factor == 1
-    meta = json.loads((WEIGHTS / "text_to_image" / "mini.json").read_text())
+    meta = json.loads((MINI_WEIGHTS / "text_to_image" / "mini.json").read_text())
     assert meta["command"].startswith("python -m moranb.mini.train --agent text_to_image ")
     with torch_threads(1):
         images, captions = generate(mini_pipe, HASH_SEEDS)

@@ -88,10 +88,10 @@ def test_tiny_clip_tokenizer_is_clips_real_vocabulary(tiny):
 def test_tiny_models_build_from_scratch_identically(tmp_path, tiny):
     from safetensors.torch import load_file
 
-    from moranb.tiny import PARTS, ensure_tiny_models
+    from moranb.agents import TINY_MODELS, ensure_tiny_models
 
     ensure_tiny_models(tmp_path)
-    for part in PARTS:
+    for part in TINY_MODELS:
         assert (tmp_path / part / ".complete").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary build folder left behind"
     # Seeded builds: the same weights on every machine, so the same seed gives the same frames everywhere.
@@ -116,20 +116,24 @@ def test_a_missing_tiny_model_is_built_where_it_is_first_loaded(tmp_path, monkey
     monkeypatch.setenv("MORANB_CACHE", str(tmp_path))
     built = []
 
-    def fake_build(root=None):  # stands in for the few seconds of building every part
-        built.append(root)
-        (tiny.tiny_root() / "svd-xt").mkdir(parents=True)
-
-    monkeypatch.setattr(tiny, "ensure_tiny_models", fake_build)
+    def fake_build(out):  # stands in for the seconds of building the model (its role's builder, in a temporary folder)
+        built.append(out.parent)
+        (out / "marker").write_text("built")
 
     class Loader:
         @staticmethod
         def from_pretrained(path, **kwargs):
             return path
 
-    assert models.from_pretrained(Loader, get_profile("tiny").image_to_video, "image_to_video") == str(
-        tiny.tiny_root() / "svd-xt")
-    assert built == [None]
+    assert models.from_pretrained(Loader, get_profile("tiny").image_to_video, "image_to_video",
+                                  tiny_builds={"svd-xt": fake_build}) == str(tiny.tiny_root() / "svd-xt")
+    assert built == [tiny.tiny_root()]
+    assert (tiny.tiny_root() / "svd-xt" / "marker").is_file() and (tiny.tiny_root() / "svd-xt" / ".complete").is_file()
+    assert not [p for p in tiny.tiny_root().iterdir() if p.name.startswith(".")], "temporary build folder left behind"
+    # The agents pass their role's builds: loading the tiny profile's image-to-video model builds only its folder.
+    from moranb.agents import ROLES
+
+    assert ROLES["image_to_video"].tiny.keys() == {"svd-xt"}
     # A missing folder anywhere else is an error naming it, never a build.
     with pytest.raises(ModelNotAvailableError, match="does not exist"):
         models.from_pretrained(Loader, Model(str(tmp_path / "elsewhere" / "svd-xt")), "image_to_video")

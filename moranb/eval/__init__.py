@@ -13,7 +13,6 @@ from .background_consistency import background_consistency
 from .core import BACKENDS, Backbones, Score
 from .dynamic_degree import dynamic_degree
 from .imaging_quality import imaging_quality
-from .mini_judge import mini_judge
 from .motion_smoothness import motion_smoothness
 from .quality import VQ_PARTS, vbench_quality, video_quality
 from .scoring import CONTEXT_METRICS, METRICS, TASK_METRICS, VIDEO_METRICS, aggregate, evaluate, read_run
@@ -25,5 +24,4 @@ from .videoti import videoti
 __all__ = ["evaluate", "aggregate", "read_run", "Score", "Backbones", "BACKENDS", "METRICS", "VIDEO_METRICS",
            "CONTEXT_METRICS", "TASK_METRICS", "VQ_PARTS", "subject_consistency", "background_consistency",
            "motion_smoothness", "dynamic_degree", "aesthetic_quality", "imaging_quality", "temporal_flickering",
-           "temporal_style", "appearance_style", "tcon", "tmean", "videoti", "video_quality", "vbench_quality",
-           "mini_judge"]
+           "temporal_style", "appearance_style", "tcon", "tmean", "videoti", "video_quality", "vbench_quality"]

@@ -13,12 +13,14 @@ The task metrics, by task (the paper's Tables 1 and 2):
 - edit_video: temporal style against the instruction;
 - connect_videos: Tmean of video A (the first segment) and video B (the last) against the output;
 - simulate_digital_world: appearance style against the style.
-On videos of the MoraMini world (16x16), `mini_judge` besides: the share of what the run asked for (its caption,
-its edit) that the mini judge reads in the video (`moranb.eval.mini_judge`).
+Besides, the metrics a profile's plugin scores (`Profile.plugin_metrics`), on the runs of that profile: on the
+`mini` profile's 16x16 videos, `mini_judge`, the share of what the run asked for (its caption, its edit) that the
+mini judge reads in the video (`moranb.mini.verdict`).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..config import PROFILES
 from ..errors import InputError, MoranbError
 from ..video import Video, read_image, read_video
 from .aesthetic_quality import aesthetic_quality
@@ -35,7 +38,6 @@ from .background_consistency import background_consistency
 from .core import Backbones, Score, check_backend, unavailable
 from .dynamic_degree import dynamic_degree
 from .imaging_quality import imaging_quality
-from .mini_judge import is_mini, mini_judge
 from .motion_smoothness import motion_smoothness
 from .quality import QUALITY_WEIGHTS, VQ_PARTS, vbench_quality, video_quality
 from .subject_consistency import subject_consistency
@@ -63,9 +65,12 @@ TASK_METRICS = {
     "simulate_digital_world": ("appearance_style",),
 }
 CONTEXT_METRICS = ("temporal_style", "appearance_style", "tcon", "tmean", "videoti")
-# Scored only on videos of the mini world (16x16): whether they show what their run asked for (`mini_judge`).
-MINI_METRICS = ("mini_judge",)
-METRICS = tuple(VIDEO_METRICS) + CONTEXT_METRICS + MINI_METRICS
+# Scored by a profile's plugin, on the runs its profile made (mini: whether a 16x16 video shows what its run asked
+# for, `mini_judge`): metric -> the plugin module. Only the plugins the profiles name are ever imported, never one a
+# run's record names.
+PLUGIN_METRICS = {name: made.plugin for made in (profile() for profile in PROFILES.values())
+                  for name in made.plugin_metrics}
+METRICS = tuple(VIDEO_METRICS) + CONTEXT_METRICS + tuple(PLUGIN_METRICS)
 AGGREGATES = ("video_quality", "vbench_quality")
 
 
@@ -208,6 +213,18 @@ def _task_score(name, task, record, video, first_frame, backend, backbones) -> S
     return videoti(first_frame, prompt, video, backend)
 
 
+def plugin_scores(entry: Entry, wanted) -> dict[str, Score]:
+    """The plugin metrics in `wanted` that apply to `entry` (its plugin answers None where its metric does not: the
+    mini judge reads only the mini world's 16x16 videos)."""
+    scores = {}
+    for name in wanted:
+        if name in PLUGIN_METRICS:
+            score = importlib.import_module(PLUGIN_METRICS[name]).score(name, entry.video, entry.record)
+            if score is not None:
+                scores[name] = score
+    return scores
+
+
 def evaluate(videos, metrics=None, backend: str = "offline", out=None, backbones: Backbones | None = None,
              progress: bool = True) -> dict:
     """Score `videos` (see `entries`); write the results JSON to `out` when given."""
@@ -229,8 +246,7 @@ def evaluate(videos, metrics=None, backend: str = "offline", out=None, backbones
         scores = {name: VIDEO_METRICS[name](entry.video, backend, backbones)
                   for name in wanted if name in VIDEO_METRICS}
         scores.update(task_scores(entry, wanted, backend, backbones))
-        if "mini_judge" in wanted and is_mini(entry.video):
-            scores["mini_judge"] = mini_judge(entry.video, entry.record)
+        scores.update(plugin_scores(entry, wanted))
         values = {name: s.value for name, s in scores.items()}
         rows.append({
             "name": entry.name, "task": entry.task, "frames": entry.video.num_frames,

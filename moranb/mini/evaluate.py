@@ -23,27 +23,42 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from ..models import torch_threads
+from .. import models
+from ..config import get_profile
+from ..io import save_image, write_json
+from .image_to_image import edit_attributes, instructions
+from .image_to_video import MOTION_BUCKETS
 from .judge import APPEARANCE, read
-from .world import SIZE, parse_caption, random_caption
+from .show import sheet
+from .world import FPS, FRAMES, SIZE, parse_caption, random_attributes, random_caption, render_clip
 
-STEPS, GUIDANCE = 25, 2.0
-VIDEO_STEPS, NOISE_AUG = 12, 0.02  # image-to-video: Euler steps, noise augmentation of the conditioning frame
-EDIT_STEPS, EDIT_GUIDANCE, EDIT_IMAGE_GUIDANCE = 25, 3.0, 1.5
-WEIGHTS = Path(__file__).parent / "weights"
-SHIPPED = WEIGHTS / "text_to_image"  # the pipeline folders shipped in the package
-SHIPPED_VIDEO = WEIGHTS / "image_to_video"
-SHIPPED_EDIT = WEIGHTS / "image_to_image"
+# The sampler settings and the shipped pipeline folders are the `mini` profile's (`moranb.config.mini_profile`).
+MINI = get_profile("mini")
+STEPS, GUIDANCE = MINI.t2i_steps, MINI.t2i_guidance_scale
+# image-to-video: Euler steps, noise augmentation of the conditioning frame, guidance (min and max: one value, 1.0)
+VIDEO_STEPS, NOISE_AUG = MINI.i2v_steps, MINI.noise_aug_strength
+VIDEO_GUIDANCE = (MINI.i2v_min_guidance, MINI.i2v_max_guidance)
+EDIT_STEPS, EDIT_GUIDANCE, EDIT_IMAGE_GUIDANCE = MINI.i2i_steps, MINI.i2i_guidance_scale, MINI.image_guidance_scale
+SHIPPED = Path(MINI.text_to_image.source)  # the pipeline folders shipped in the package (moranb.config.MINI_WEIGHTS)
+SHIPPED_VIDEO = Path(MINI.image_to_video.source)
+SHIPPED_EDIT = Path(MINI.image_to_image.source)
 HASH_SEEDS = (0, 1, 2, 3)
+# The profile field each shipped pipeline class is (named in a loading error).
+FIELDS = {"StableDiffusionXLPipeline": "text_to_image", "StableVideoDiffusionPipeline": "image_to_video",
+          "StableDiffusionInstructPix2PixPipeline": "image_to_image"}
 
 
 def load_pipeline(folder):
-    """The pipeline saved in `folder`, of the class its model_index.json names (one `from_pretrained` path)."""
+    """The pipeline saved in `folder`, of the class its model_index.json names, through `moranb.models.from_pretrained`
+    (safetensors only). A new copy each call, kept by the caller (the tasks' agents keep theirs in `models.load`)."""
     import diffusers
 
     name = json.loads((Path(folder) / "model_index.json").read_text(encoding="utf-8"))["_class_name"]
-    pipe = getattr(diffusers, name).from_pretrained(folder, dtype=torch.float32)  # files may hold float16
+    field = FIELDS.get(name, "text_to_image")
+    pipe = models.from_pretrained(getattr(diffusers, name), models.Model(str(folder)), field,
+                                  dtype=torch.float32)  # files may hold float16
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -62,8 +77,6 @@ def sha256(image: np.ndarray) -> str:
 
 def sample_grid(images: np.ndarray, columns: int = 8, scale: int = 6):
     """uint8 images (N, H, W, 3) as one PIL grid, enlarged with nearest neighbour so the pixels stay honest."""
-    from PIL import Image
-
     n, h, w, _ = images.shape
     rows = -(-n // columns)
     grid = np.full((rows * (h + 1) + 1, columns * (w + 1) + 1, 3), 255, np.uint8)
@@ -89,14 +102,10 @@ def accuracy(pipe, count: int = 200, guidance_scale: float = GUIDANCE, batch: in
 
 def animate(pipe, first_frames: np.ndarray, motion: str, seed: int, steps: int = VIDEO_STEPS) -> np.ndarray:
     """uint8 clip (8, 16, 16, 3) animating `first_frames` (16, 16, 3) with `motion`'s bucket, generator `seed`."""
-    from PIL import Image
-
-    from .image_to_video import MOTION_BUCKETS
-    from .world import FPS, FRAMES
-
     out = pipe(image=Image.fromarray(first_frames), height=SIZE, width=SIZE, num_frames=FRAMES,
                num_inference_steps=steps, fps=int(FPS), motion_bucket_id=MOTION_BUCKETS[motion],
-               noise_aug_strength=NOISE_AUG, min_guidance_scale=1.0, max_guidance_scale=1.0, decode_chunk_size=FRAMES,
+               noise_aug_strength=NOISE_AUG, min_guidance_scale=VIDEO_GUIDANCE[0],
+               max_guidance_scale=VIDEO_GUIDANCE[1], decode_chunk_size=FRAMES,
                generator=torch.Generator("cpu").manual_seed(int(seed)), output_type="np")
     return (np.clip(np.asarray(out.frames[0]), 0, 1) * 255).round().astype(np.uint8)
 
@@ -104,8 +113,6 @@ def animate(pipe, first_frames: np.ndarray, motion: str, seed: int, steps: int =
 def video_samples(pipe, seeds, extend: bool = True):
     """For each seed: the caption, its clip animated from the world's first frame and (extend) a second segment
     animated from the clip's last frame."""
-    from .world import render_clip
-
     for seed in seeds:
         caption = random_caption(int(seed))
         attrs = parse_caption(caption)
@@ -128,9 +135,6 @@ def video_accuracy(pipe, count: int = 200) -> dict[str, float]:
 
 def edit_case(seed: int):
     """Edit case `seed`: a world frame, an instruction and the attributes the edited frame should have."""
-    from .image_to_image import edit_attributes, instructions
-    from .world import random_attributes, render_clip
-
     attrs = random_attributes(int(seed))
     changes = [text for text in instructions() if edit_attributes(attrs, text) != attrs]  # edits that change it
     instruction = changes[int(seed) % len(changes)]
@@ -138,8 +142,6 @@ def edit_case(seed: int):
 
 
 def edit(pipe, frame: np.ndarray, instruction: str, seed: int, steps: int = EDIT_STEPS) -> np.ndarray:
-    from PIL import Image
-
     out = pipe(prompt=instruction, image=Image.fromarray(frame), num_inference_steps=steps,
                guidance_scale=EDIT_GUIDANCE, image_guidance_scale=EDIT_IMAGE_GUIDANCE,
                generator=torch.Generator("cpu").manual_seed(int(seed)), output_type="np").images[0]
@@ -163,8 +165,6 @@ def edit_accuracy(pipe, count: int = 200) -> dict[str, float]:
 
 
 def _record(folder: Path, update: dict) -> None:
-    from ..io import write_json
-
     meta_path = folder / "mini.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
     meta.update(update)
@@ -186,15 +186,14 @@ def main(argv: list[str] | None = None) -> int:
         result = video_accuracy(pipe, args.count)
         print(json.dumps(result), file=sys.stderr)
         if args.png:
-            from .show import sheet
-
             samples = list(video_samples(pipe, range(16), extend=False))
             sheet([clip for _, clip, _ in samples], [c for c, _, _ in samples]).save(args.png)
         if args.record:
-            with torch_threads(1):  # hashes are made, and checked, with one thread
+            with models.torch_threads(1):  # hashes are made, and checked, with one thread
                 clips = [clip for _, clip, _ in video_samples(pipe, HASH_SEEDS, extend=False)]
             _record(args.folder, {
-                "sampling": {"num_inference_steps": VIDEO_STEPS, "noise_aug_strength": NOISE_AUG, "guidance": 1.0},
+                "sampling": {"num_inference_steps": VIDEO_STEPS, "noise_aug_strength": NOISE_AUG,
+                             "guidance": VIDEO_GUIDANCE[1]},
                 "accuracy": {"prompts": f"{prompts}; first frame render_clip(caption, seed i)[0]", **result},
                 "samples": [{"seed": s, "sha256": sha256(c)} for s, c in zip(HASH_SEEDS, clips)]})
         return 0
@@ -202,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         result = edit_accuracy(pipe, args.count)
         print(json.dumps(result), file=sys.stderr)
         if args.record:
-            with torch_threads(1):  # hashes are made, and checked, with one thread
+            with models.torch_threads(1):  # hashes are made, and checked, with one thread
                 edits = [edit(pipe, *edit_case(s)[:2], s) for s in HASH_SEEDS]
             _record(args.folder, {
                 "sampling": {"num_inference_steps": EDIT_STEPS, "guidance_scale": EDIT_GUIDANCE,
@@ -215,13 +214,11 @@ def main(argv: list[str] | None = None) -> int:
         results[g] = accuracy(pipe, args.count, g)
         print(f"guidance {g}: {json.dumps(results[g])}", file=sys.stderr)
     if args.png:
-        from ..io import save_image
-
         images, captions = generate(pipe, range(32))
         save_image(sample_grid(images), args.png)
         print("\n".join(f"{i:2d} {c}" for i, c in enumerate(captions)), file=sys.stderr)
     if args.record:
-        with torch_threads(1):  # hashes are made, and checked, with one thread
+        with models.torch_threads(1):  # hashes are made, and checked, with one thread
             images, captions = generate(pipe, HASH_SEEDS)
         _record(args.folder, {"sampling": {"num_inference_steps": STEPS, "guidance_scale": GUIDANCE},
                               "accuracy": {"prompts": prompts, **{str(g): r for g, r in results.items()}},

@@ -18,6 +18,7 @@ import re
 
 from ..checks import check_prompt
 from ..errors import InputError
+from .text_to_image import TEXT_WIDTH, _text_config, scheduler, tokenizer
 from .world import BACKGROUNDS, COLOURS, Attributes
 
 INSTRUCTION_WORDS = ("make", "it", "the")
@@ -44,8 +45,6 @@ def instructions() -> list[str]:
 def unet(size: int = 16):
     from diffusers import UNet2DConditionModel
 
-    from .text_to_image import TEXT_WIDTH
-
     return UNet2DConditionModel(
         sample_size=size, in_channels=8, out_channels=4, block_out_channels=(32, 64, 64), layers_per_block=1,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
@@ -59,8 +58,6 @@ def build_pipeline(vae, seed: int = 0):
     import torch
     from diffusers import StableDiffusionInstructPix2PixPipeline
     from transformers import CLIPTextModel
-
-    from .text_to_image import _text_config, scheduler, tokenizer
 
     tok = tokenizer(extra_words=INSTRUCTION_WORDS)
     bos, eos = tok.convert_tokens_to_ids("<|startoftext|>"), tok.convert_tokens_to_ids("<|endoftext|>")

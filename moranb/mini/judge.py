@@ -13,17 +13,20 @@ one; motion is judged only for a clip (two frames or more).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
+from .. import models
+from ..config import MINI_WEIGHTS
 from ..errors import InputError, ModelNotAvailableError
+from ..video import Video
 from .world import ATTRIBUTES, SIZE, parse_caption
 
-WEIGHTS = Path(__file__).parent / "weights"
+WEIGHTS = MINI_WEIGHTS  # the same folder, by the name notebook 11 reads (`judge.WEIGHTS`)
 APPEARANCE = ("shape", "colour", "background")
 
 
@@ -75,10 +78,6 @@ class MiniJudge(nn.Module):
 
 def as_clip(clip_or_frame) -> np.ndarray:
     """uint8 frames (T, H, W, 3) from a `Video`, a PIL image, or a uint8 array (H, W, 3) or (T, H, W, 3)."""
-    from PIL import Image
-
-    from ..video import Video
-
     if isinstance(clip_or_frame, Video):
         frames = clip_or_frame.frames
     elif isinstance(clip_or_frame, Image.Image):
@@ -99,19 +98,23 @@ def to_tensor(clips: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(clips, dtype=np.uint8)).movedim(-1, -3).float() / 255.0
 
 
-@lru_cache(maxsize=2)
 def load_judge(folder: str | None = None) -> MiniJudge:
-    """The trained judge from `folder` (default: the weights shipped in the package), in eval mode."""
-    from safetensors.torch import load_file
+    """The trained judge from `folder` (default: the weights shipped in the package), in eval mode; kept for the
+    process in `moranb.models`' cache (`models.clear()` frees it)."""
+    folder = Path(folder) if folder else MINI_WEIGHTS
 
-    folder = Path(folder) if folder else WEIGHTS
-    weights, meta = folder / "judge.safetensors", folder / "judge.json"
-    if not weights.is_file() or not meta.is_file():
-        raise ModelNotAvailableError(f"no mini judge in '{folder}' (judge.safetensors + judge.json); train one with "
-                                     f"python -m moranb.mini.train_judge --out DIR")
-    judge = MiniJudge(**json.loads(meta.read_text(encoding="utf-8"))["config"])
-    judge.load_state_dict(load_file(weights))
-    return judge.eval().requires_grad_(False)
+    def build() -> MiniJudge:
+        from safetensors.torch import load_file
+
+        weights, meta = folder / "judge.safetensors", folder / "judge.json"
+        if not weights.is_file() or not meta.is_file():
+            raise ModelNotAvailableError(f"no mini judge in '{folder}' (judge.safetensors + judge.json); train one "
+                                         f"with python -m moranb.mini.train_judge --out DIR")
+        judge = MiniJudge(**json.loads(meta.read_text(encoding="utf-8"))["config"])
+        judge.load_state_dict(load_file(weights))
+        return judge.eval().requires_grad_(False)
+
+    return models.cached(("mini judge", str(folder)), build)
 
 
 @torch.no_grad()

@@ -3,9 +3,13 @@ verdict, so a class sees at a glance what the world looks like and what a model 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..config import get_profile
 from ..video import _font, _wrap
 
 
@@ -39,14 +43,11 @@ def sheet(images, captions: list[str], verdicts: list[dict] | None = None, scale
 
 def shipped_runs() -> list[tuple[str, dict]]:
     """(agent, its shipped `mini.json`: command, seed, training seconds, loss history, accuracy) for each shipped
-    mini agent, in pipeline order."""
-    import json
-
-    from .evaluate import SHIPPED, SHIPPED_EDIT, SHIPPED_VIDEO
-
-    return [(agent, json.loads((folder / "mini.json").read_text(encoding="utf-8")))
-            for agent, folder in (("text-to-image", SHIPPED), ("image-to-video", SHIPPED_VIDEO),
-                                  ("image-to-image", SHIPPED_EDIT))]
+    mini agent, in pipeline order (the `mini` profile's model folders)."""
+    mini = get_profile("mini")
+    return [(agent, json.loads((Path(model.source) / "mini.json").read_text(encoding="utf-8")))
+            for agent, model in (("text-to-image", mini.text_to_image), ("image-to-video", mini.image_to_video),
+                                 ("image-to-image", mini.image_to_image))]
 
 
 def training_curves(runs: list[tuple[str, dict]] | None = None):

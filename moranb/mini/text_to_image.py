@@ -16,7 +16,7 @@ Two choices differ from SDXL because of the size:
 
 from __future__ import annotations
 
-from ..tiny import _bytes_to_unicode
+from ..tokenizers import bytes_to_unicode
 from .world import ATTRIBUTES, MOTIONS
 
 MAX_TOKENS = 16  # the longest caption is 12 tokens with its start and end
@@ -38,7 +38,7 @@ def tokenizer(pad_token: str = "<|endoftext|>", extra_words: tuple[str, ...] = (
     `extra_words`) one token."""
     from transformers import CLIPTokenizer
 
-    symbols = list(_bytes_to_unicode().values())
+    symbols = list(bytes_to_unicode().values())
     base = symbols + [s + "</w>" for s in symbols]
     merges: list[tuple[str, str]] = []
     for _ in range(20):

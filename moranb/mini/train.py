@@ -25,9 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import models
 from ..io import write_json
-from . import checkpoints
-from .world import FPS, FRAMES, random_attributes, render_clip
+from . import checkpoints, image_to_image, image_to_video, text_to_image
+from .evaluate import SHIPPED
+from .world import FPS, FRAMES, MOTIONS, random_attributes, render_clip, world_batch
 
 TRAIN_SEEDS = 10**12  # world seeds for training start at (seed + 1) * TRAIN_SEEDS; evaluation uses others
 EVAL_SEEDS = 10**16
@@ -58,12 +60,10 @@ def encode_text(pipe, captions: list[str], train: bool):
 class TextToImageTrainer:
     def __init__(self, out: Path, seed: int, steps: int, vae_steps: int, batch: int, lr: float,
                  end: int | None = None, decoder_steps: int = 0):
-        from .text_to_image import build_pipeline
-
         self.out, self.seed, self.steps, self.vae_steps, self.batch, self.lr = out, seed, steps, vae_steps, batch, lr
         self.end = min(steps, end or steps)  # where the UNet phase stops (--stop-at), before the decoder's
         self.total = self.end + decoder_steps
-        self.pipe = build_pipeline(seed)
+        self.pipe = text_to_image.build_pipeline(seed)
         self.step, self.history, self.scaling = 0, [], 1.0
         self.time_ids = self.pipe._get_add_time_ids((16, 16), (0, 0), (16, 16), dtype=torch.float32,
                                                     text_encoder_projection_dim=self.pipe.text_encoder_2.config.projection_dim)
@@ -199,12 +199,10 @@ class ImageToVideoTrainer(TextToImageTrainer):
 
     def __init__(self, out: Path, seed: int, steps: int, vae_steps: int, batch: int, lr: float,
                  end: int | None = None, decoder_steps: int = 0):
-        from .image_to_video import build_pipeline
-
         self.out, self.seed, self.steps, self.vae_steps, self.batch, self.lr = out, seed, steps, vae_steps, batch, lr
         self.end = min(steps, end or steps)
         self.total = self.end + decoder_steps
-        self.pipe = build_pipeline(seed)
+        self.pipe = image_to_video.build_pipeline(seed)
         self.step, self.history, self.scaling = 0, [], 1.0
         self._phase_setup()
 
@@ -216,11 +214,8 @@ class ImageToVideoTrainer(TextToImageTrainer):
         return {name: getattr(self.pipe, name) for name in ("vae", "unet", "image_encoder")}
 
     def _data(self, seeds, rng):
-        from .image_to_video import MOTION_BUCKETS
-        from .world import MOTIONS, world_batch
-
         clips, labels = world_batch(seeds, parts=True)  # half of them continue a clip
-        buckets = [MOTION_BUCKETS[list(MOTIONS)[i]] for i in labels["motion"]]
+        buckets = [image_to_video.MOTION_BUCKETS[list(MOTIONS)[i]] for i in labels["motion"]]
         clips = torch.from_numpy(clips).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
         return clips, torch.tensor(buckets, dtype=torch.float32)
 
@@ -238,17 +233,15 @@ class ImageToVideoTrainer(TextToImageTrainer):
         return torch.nn.functional.mse_loss(recon, clips.flatten(0, 1))
 
     def _unet_loss(self, clips, buckets, gen):
-        from .image_to_video import NOISE_AUG, image_embeddings
-
         pipe, (n, frames) = self.pipe, clips.shape[:2]
-        aug = torch.rand(n, generator=gen) * NOISE_AUG
+        aug = torch.rand(n, generator=gen) * image_to_video.NOISE_AUG
         first = clips[:, 0]
         with torch.no_grad():
             latents = pipe.vae.encode(clips.flatten(0, 1)).latent_dist.mean * pipe.vae.config.scaling_factor
             latents = latents.view(n, frames, *latents.shape[1:])
             conditioned = first + aug[:, None, None, None] * torch.randn(first.shape, generator=gen)
             condition = pipe.vae.encode(conditioned).latent_dist.mode()  # unscaled, as the pipeline does
-            embeds = image_embeddings(pipe, first)
+            embeds = image_to_video.image_embeddings(pipe, first)
         sigma = (self.P_MEAN + self.P_STD * torch.randn(n, generator=gen)).exp()[:, None, None, None, None]
         noise = torch.randn(latents.shape, generator=gen)
         noisy = latents + sigma * noise
@@ -270,15 +263,13 @@ class ImageToImageTrainer(TextToImageTrainer):
                  end: int | None = None, decoder_steps: int = 0):
         from diffusers import AutoencoderKL
 
-        from .evaluate import SHIPPED
-        from .image_to_image import build_pipeline
-
         if vae_steps or decoder_steps:
             sys.exit("error: the mini image-to-image model uses the text-to-image model's VAE: use --vae-steps 0 "
                      "and no --decoder-steps")
         self.out, self.seed, self.steps, self.vae_steps, self.batch, self.lr = out, seed, steps, 0, batch, lr
         self.end = self.total = min(steps, end or steps)
-        self.pipe = build_pipeline(AutoencoderKL.from_pretrained(SHIPPED / "vae"), seed)
+        vae = models.from_pretrained(AutoencoderKL, models.Model(str(SHIPPED / "vae")), "text_to_image")
+        self.pipe = image_to_image.build_pipeline(vae, seed)
         self.step, self.history = 0, []
         self.scaling = self.pipe.vae.config.scaling_factor
         self._phase_setup()
@@ -290,15 +281,13 @@ class ImageToImageTrainer(TextToImageTrainer):
         return {name: getattr(self.pipe, name) for name in ("vae", "unet", "text_encoder")}
 
     def _data(self, seeds, rng):
-        from .image_to_image import edit_attributes, instructions
-
-        choices = instructions()
+        choices = image_to_image.instructions()
         sources, targets, texts = [], [], []
         for seed in seeds:
             attrs, t = random_attributes(int(seed)), [int(rng.integers(FRAMES))]
             text = choices[int(rng.integers(len(choices)))]
             sources.append(render_clip(attrs, int(seed), times=t)[0])
-            targets.append(render_clip(edit_attributes(attrs, text), int(seed), times=t)[0])
+            targets.append(render_clip(image_to_image.edit_attributes(attrs, text), int(seed), times=t)[0])
             texts.append(text)
         pixels = [torch.from_numpy(np.stack(x)).permute(0, 3, 1, 2).float() / 127.5 - 1.0 for x in (sources, targets)]
         return pixels[0], pixels[1], texts
@@ -339,9 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args(argv)
-    from ..models import torch_threads
-
-    with torch_threads(args.threads or torch.get_num_threads()):  # a process calling main() keeps its own threads
+    # A process calling main() keeps its own threads.
+    with models.torch_threads(args.threads or torch.get_num_threads()):
         return _train(args)
 
 

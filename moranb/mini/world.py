@@ -20,6 +20,7 @@ import numpy as np
 
 from ..checks import check_count, check_prompt, check_seed
 from ..errors import InputError
+from ..video import Video
 
 SHAPES = ("circle", "square", "triangle")
 COLOURS = {"red": (220, 40, 40), "green": (40, 200, 60), "yellow": (240, 220, 40), "white": (245, 245, 245)}
@@ -176,8 +177,6 @@ def world_clip(seed: int, size: int = SIZE, frames: int = FRAMES) -> tuple[np.nd
 
 def world_video(caption: str, seed: int = 0, size: int = SIZE, frames: int = FRAMES):
     """The world's own rendering of `caption` as a `Video` (the truth a generated video is compared with)."""
-    from ..video import Video
-
     return Video(render_clip(parse_caption(caption), seed, size, frames), FPS)
 
 

@@ -17,7 +17,7 @@ from typing import Callable
 
 from PIL import Image
 
-from .. import stages
+from .. import adapters, stages
 from ..checks import check_seed
 from ..config import Profile
 from ..errors import GPUMemoryError, OutputDirError
@@ -79,8 +79,6 @@ class Run:
         identity = {"task": task, "inputs": self.inputs, "seed": seed, "profile": dataclasses.asdict(profile)}
         self.adapters = None
         if profile.adapters:  # the adapters' content, not only their folder: retrained adapters make new stages
-            from ..train import adapters
-
             identity["adapters"] = self.adapters = {"dir": str(profile.adapters),
                                                     "sha256": adapters.fingerprint(profile.adapters)}
         self.key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]

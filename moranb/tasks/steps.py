@@ -52,20 +52,8 @@ def animate(run, profile: Profile, image: Image.Image, segments: int, frames: in
 
 
 def motion_of(profile: Profile, text: str | None = None, video: Video | None = None) -> str | None:
-    """The motion to animate with, where the profile's image-to-video model takes one (`motion_buckets`, the mini
-    profile; None elsewhere): the motion `text` names ("... moving left ...", "growing"), else the motion the mini
-    judge reads in `video` (extending or editing a video keeps its motion), else "still"."""
-    if not profile.motion_buckets:
-        return None
-    from ..mini.world import MOTIONS, SIZE
-
-    words = f" {text.lower()} " if text else ""
-    for motion, phrase in MOTIONS.items():
-        if f" {phrase} " in words:
-            return motion
-    if video is not None:
-        from ..mini.judge import read
-
-        frames = video if video.size == (SIZE, SIZE) else video.resized(SIZE, SIZE)
-        return read(frames.frames[None])[0]["motion"]
-    return "still"
+    """The motion to animate with, where the profile's plugin reads one (the mini profile: the motion `text` names,
+    else the one its judge reads in `video`, so extending or editing a video keeps its motion; see
+    `moranb.mini.plugin.motion_of`); None elsewhere (the image-to-video model takes the profile's motion bucket)."""
+    hooks = profile.plugin_module()
+    return hooks.motion_of(text, video) if hasattr(hooks, "motion_of") else None

@@ -5,9 +5,7 @@
     profile = get_profile("tiny", adapters=result.adapters)   # every task now uses the fine-tuned agents
 """
 
-from .adapters import apply_adapters, fingerprint, read_manifest
 from .loop import FineTuner, TrainConfig, TrainResult, finetune, open_dataset, plot_history
-from .modulation import Modulation
+from ..modulation import Modulation
 
-__all__ = ["FineTuner", "Modulation", "TrainConfig", "TrainResult", "apply_adapters", "finetune", "fingerprint",
-           "open_dataset", "plot_history", "read_manifest"]
+__all__ = ["FineTuner", "Modulation", "TrainConfig", "TrainResult", "finetune", "open_dataset", "plot_history"]

@@ -27,12 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..adapters import MANIFEST, read_manifest
+from ..agents import TRAINERS
+from ..agents.training import LORA_TARGETS
 from ..config import Profile, get_profile
 from ..errors import CheckpointError, DatasetError, GPUMemoryError, InputError, MoranbError
 from ..io import new_folder
-from .adapters import MANIFEST, read_manifest, save_adapters
-from .agents import LORA_TARGETS, TRAINERS
-from .modulation import Modulation, random_init
+from ..modulation import Modulation, random_init
+from .adapters import save_adapters
 
 CHECKPOINT = re.compile(r"^step-(\d{6})$")
 

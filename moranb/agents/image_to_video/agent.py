@@ -10,10 +10,12 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
-from .. import models
-from ..checks import check_count, check_size
-from ..config import Profile
-from ..video import SegmentedVideo, Video, as_image
+from ... import models
+from ...checks import check_count, check_size
+from ...config import Profile
+from ...video import SegmentedVideo, Video, as_image
+from .tiny import BUILDS
+
 
 
 class ImageToVideoAgent:
@@ -24,16 +26,17 @@ class ImageToVideoAgent:
     def pipe(self):
         from diffusers import StableVideoDiffusionPipeline
 
-        return models.load(StableVideoDiffusionPipeline, self.profile.image_to_video, self.profile, "image_to_video")
+        return models.load(StableVideoDiffusionPipeline, self.profile.image_to_video, self.profile, "image_to_video",
+                           tiny_builds=BUILDS)
 
     def motion_bucket(self, motion: str | None) -> int:
-        """SVD's motion bucket: the profile's, or, where the profile's model takes the motion as its bucket
-        (`motion_buckets`, the mini profile), the bucket of `motion` (a caption or a motion's name; none: still)."""
-        if not self.profile.motion_buckets:
+        """SVD's motion bucket: the profile's, or, where the profile's plugin gives the model's motion buckets (the
+        mini profile's model takes the motion as its bucket), the bucket of `motion` (a caption or a motion's name;
+        none: still)."""
+        hooks = self.profile.plugin_module()
+        if not hasattr(hooks, "motion_bucket"):
             return self.profile.motion_bucket_id
-        from ..mini.image_to_video import motion_bucket
-
-        return motion_bucket(motion or "still")
+        return hooks.motion_bucket(motion or "still")
 
     def segment(self, image, seed: int = 0, num_frames: int | None = None, motion: str | None = None) -> Video:
         """One SVD clip of `num_frames` frames animating `image` (at the image's size); `motion`: see

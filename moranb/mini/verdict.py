@@ -1,6 +1,6 @@
-"""mini_judge: on a video of the MoraMini world (16x16), the share of what its run asked for that the mini judge
-(`moranb.mini.judge`, a classifier trained on the world's own clips) reads in it. The one metric on a CPU that says
-whether a video follows its prompt.
+"""The `mini_judge` metric: on a video of the MoraMini world (16x16), the share of what its run asked for that the
+mini judge (`moranb.mini.judge`, a classifier trained on the world's own clips) reads in it. The one metric on a CPU
+that says whether a video follows its prompt.
 
 What is checked, from the run's record:
 - a caption in the world's grammar (text-to-video, digital world: the enhanced prompt): shape, colour and
@@ -17,23 +17,20 @@ whatever backend the run was evaluated with.
 from __future__ import annotations
 
 from ..errors import InputError
+from ..eval.core import Score, unavailable
 from ..video import Video
-from .core import Score, unavailable
+from .image_to_image import edit_attributes
+from .judge import read
+from .world import SIZE, Attributes, parse_caption
 
 BACKEND = "mini-judge"
 
 
 def is_mini(video: Video) -> bool:
-    from ..mini.world import SIZE
-
     return video.size == (SIZE, SIZE)
 
 
 def mini_judge(video: Video, record: dict) -> Score:
-    from ..mini.image_to_image import edit_attributes
-    from ..mini.judge import read
-    from ..mini.world import Attributes, parse_caption
-
     if not is_mini(video):
         return unavailable("mini_judge", BACKEND, f"the mini judge reads 16x16 videos of the mini world; this one is "
                                                   f"{video.width}x{video.height}")

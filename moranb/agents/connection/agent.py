@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import torch
 
-from .. import models
-from ..checks import check_count, check_size
-from ..config import Profile
-from ..errors import InputError
-from ..video import Video, as_image
+from ... import models
+from ...checks import check_count, check_size
+from ...config import Profile
+from ...errors import InputError
+from ...video import Video, as_image
+from .tiny import BUILDS
+
 
 NEGATIVE_PROMPT = "worst quality, inconsistent motion, blurry, jittery, distorted"
 
@@ -33,7 +35,8 @@ class ConnectionAgent:
         # The pipeline hands its scheduler explicit timesteps on every call, which the scheduler warns about each
         # time; the schedule is the one LTX-Video was trained with, so the warning says nothing here.
         logging.get_logger("diffusers.schedulers.scheduling_flow_match_euler_discrete").setLevel(logging.ERROR)
-        return models.load(LTXConditionPipeline, self.profile.connection, self.profile, "connection")
+        return models.load(LTXConditionPipeline, self.profile.connection, self.profile, "connection",
+                           tiny_builds=BUILDS)
 
     def __call__(self, last_frame, first_frame, seed: int = 0, prompt: str | None = None,
                  num_frames: int | None = None) -> Video:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from .. import models
-from ..checks import check_prompt, check_size
-from ..config import Profile
+from ... import models
+from ...checks import check_prompt, check_size
+from ...config import Profile
+from .tiny import BUILDS
+
 
 
 class TextToImageAgent:
@@ -20,7 +22,7 @@ class TextToImageAgent:
 
         p = self.profile
         vae = {"vae": models.load_model(AutoencoderKL, p.sdxl_vae, p, "sdxl_vae")} if p.sdxl_vae else {}
-        return models.load(StableDiffusionXLPipeline, p.text_to_image, p, "text_to_image", **vae)
+        return models.load(StableDiffusionXLPipeline, p.text_to_image, p, "text_to_image", tiny_builds=BUILDS, **vae)
 
     @property
     def refiner(self):
@@ -30,7 +32,7 @@ class TextToImageAgent:
 
         base = self.pipe  # the refiner shares the base's VAE and second text encoder, as in SDXL's model card
         return models.load(StableDiffusionXLImg2ImgPipeline, self.profile.refiner, self.profile, "refiner",
-                           text_encoder_2=base.text_encoder_2, vae=base.vae)
+                           tiny_builds=BUILDS, text_encoder_2=base.text_encoder_2, vae=base.vae)
 
     def __call__(self, prompt: str, seed: int = 0, width: int | None = None, height: int | None = None,
                  negative_prompt: str | None = None) -> Image.Image:

@@ -6,7 +6,8 @@ Three backends, chosen by `profile.prompt_backend` or the `backend` argument:
 - "openai": any OpenAI-compatible chat-completions endpoint (Ollama, vLLM, hosted APIs); the key, if any, is read
   from $OPENAI_API_KEY;
 - "rule": no model at all: the prompt plus a fixed set of detail phrases (what a teacher can run anywhere);
-- "mini": the `mini` profile's: a caption in the mini world's grammar (`moranb.mini.world.caption_for`).
+- "plugin": the profile's plugin module writes them (`Profile.plugin`; the `mini` profile's writes captions in the
+  MoraMini world's grammar).
 
 It also writes new prompts (`write_prompts`), the first step of the paper's data-free training: the LLM invents the
 prompts the pipeline then makes candidate videos for. The "rule" backend draws them from a small seeded grammar.
@@ -20,11 +21,13 @@ import random
 import re
 import urllib.error
 
-from .. import models
-from ..checks import check_count, check_prompt
-from ..config import Profile
-from ..errors import BackendError, InputError
-from ..http import EndpointDown, post_json
+from ... import models
+from ...checks import check_count, check_prompt
+from ...config import Profile
+from ...errors import BackendError, InputError
+from ...http import EndpointDown, post_json
+from .tiny import BUILDS
+
 
 SYSTEM_PROMPT = (
     "You are the prompt agent of a video generation system. Rewrite the user's prompt into one detailed prompt "
@@ -32,7 +35,7 @@ SYSTEM_PROMPT = (
     "lighting, camera and motion. Answer with the prompt only, in one paragraph of at most 60 words."
 )
 DETAILS = "highly detailed, cinematic lighting, natural colors, smooth camera motion, sharp focus"
-BACKENDS = ("transformers", "openai", "rule", "mini")
+BACKENDS = ("transformers", "openai", "rule", "plugin")
 WRITER_PROMPT = (
     "You write prompts for a text-to-video model. Write {n} distinct prompts for short videos, each one sentence of "
     "at most 20 words with a subject, an action and a setting; vary subjects, motions and places. Answer with the "
@@ -70,10 +73,8 @@ class PromptAgent:
         prompt = with_style(check_prompt(prompt), style)
         if self.backend == "rule":
             return f"{prompt}, {DETAILS}"
-        if self.backend == "mini":
-            from ..mini.world import caption_for
-
-            return caption_for(prompt)
+        if self.backend == "plugin":
+            return self.profile.plugin_module("the prompt agent's 'plugin' backend").caption(prompt)
         messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
         reply = self._chat_openai(messages) if self.backend == "openai" else self._chat_transformers(messages)
         reply = " ".join(reply.split()).strip().strip('"')
@@ -89,16 +90,8 @@ class PromptAgent:
             combos = [f"{s} {a} {w}" for s in SUBJECTS for a in ACTIONS for w in SETTINGS]
             rng.shuffle(combos)
             fresh = [c for c in combos if c.lower() not in seen][:n]
-        elif self.backend == "mini":
-            from ..mini.world import ATTRIBUTES, random_caption
-
-            combos = len(ATTRIBUTES["shape"]) * len(ATTRIBUTES["colour"]) * len(ATTRIBUTES["background"]) * 6
-            fresh, i = [], 0
-            while len(fresh) < n and i < 50 * combos:
-                caption, i = random_caption(seed * 100_003 + i), i + 1
-                if caption not in seen:
-                    seen.add(caption)
-                    fresh.append(caption)
+        elif self.backend == "plugin":
+            fresh = self.profile.plugin_module("the prompt agent's 'plugin' backend").write_prompts(n, seed, seen)
         else:
             system = WRITER_PROMPT.format(n=n)
             ask = f"Write {n} prompts." + (f" Avoid these, already used: {'; '.join(avoid)}" if avoid else "")
@@ -122,7 +115,7 @@ class PromptAgent:
     def _chat_transformers(self, messages, max_new_tokens: int | None = None) -> str:
         import torch
 
-        tokenizer, lm = models.load_llm(self.profile.llm, self.profile)
+        tokenizer, lm = models.load_llm(self.profile.llm, self.profile, tiny_builds=BUILDS)
         inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                return_dict=True)
         inputs = {k: v.to(lm.device) for k, v in inputs.items()}

@@ -38,12 +38,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .. import models
-from ..checks import check_count, check_prompt
-from ..config import Profile
-from ..errors import BackendError, InputError
-from ..http import EndpointDown, post_json
-from ..video import Video, as_video
+from ... import models
+from ...checks import check_count, check_prompt
+from ...config import Profile
+from ...errors import BackendError, InputError
+from ...http import EndpointDown, post_json
+from ...video import Video, as_video
+from .tiny import BUILDS
+
 
 CRITERIA = {
     "prompt_faithfulness": "the video shows everything the prompt describes: its subjects, their actions, the setting.",
@@ -119,7 +121,8 @@ class Judge:
     def _ask_transformers(self, content: list[dict]) -> str:
         import torch
 
-        processor, vlm = models.load_vlm(getattr(self.profile, self.field), self.profile, self.field)
+        processor, vlm = models.load_vlm(getattr(self.profile, self.field), self.profile, self.field,
+                                         tiny_builds=BUILDS)
         messages = [{"role": "user", "content": [p if p["type"] == "text" else {"type": "image"} for p in content]}]
         text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         images = [p["image"] for p in content if p["type"] == "image"]
@@ -176,8 +179,8 @@ class Judge:
 
 def offline_score(video: Video, criterion: str):
     """The `moranb.eval` offline Score the metrics judge ranks by (see the module docstring for the mapping)."""
-    from ..eval import VIDEO_METRICS, Score
-    from ..eval.dynamic_degree import farneback_scores, sampled
+    from ...eval import VIDEO_METRICS, Score
+    from ...eval.dynamic_degree import farneback_scores, sampled
 
     if criterion == "dynamic_degree":
         frames = sampled(video)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from .. import models
-from ..checks import check_prompt, check_size
-from ..config import Profile
-from ..video import as_image
+from ... import models
+from ...checks import check_prompt, check_size
+from ...config import Profile
+from ...video import as_image
+from .tiny import BUILDS
+
 
 
 class ImageToImageAgent:
@@ -20,7 +22,7 @@ class ImageToImageAgent:
         from diffusers import StableDiffusionInstructPix2PixPipeline
 
         return models.load(StableDiffusionInstructPix2PixPipeline, self.profile.image_to_image, self.profile,
-                           "image_to_image")
+                           "image_to_image", tiny_builds=BUILDS)
 
     def __call__(self, image, instruction: str, seed: int = 0) -> Image.Image:
         p = self.profile

@@ -1,0 +1,15 @@
+"""Video connection: a transition from one frame to another (LTX-Video conditioned on a first and a last frame)."""
+
+from ..role import Role
+from . import realsize, tiny
+from .agent import NEGATIVE_PROMPT, ConnectionAgent
+from .trainer import ConnectionTrainer
+
+ROLE = Role(
+    name="connection", components={"connection": ("transformer", "vae", "text_encoder")},
+    tiny=tiny.BUILDS, architectures=realsize.ARCHITECTURES, published=realsize.PUBLISHED,
+    check=realsize.check_connection,
+    reads=("width", "height", "dtype", "connection", "connection_frames", "connection_size_multiple",
+           "connection_prompt"),
+    trainer=ConnectionTrainer,
+)

@@ -1,0 +1,103 @@
+"""LTX-Video 0.9.5 with its T5-XXL encoder at their published sizes, and the wiring check of the connection agent."""
+
+from __future__ import annotations
+
+from ... import _compat
+from ...metadevice import Part, build, dtype_of, expect, lookup, meta, stage
+from ...tokenizers import t5_tokenizer
+
+D, T = Part.D, Part.T
+
+LTX_TRANSFORMER = dict(in_channels=128, out_channels=128, patch_size=1, patch_size_t=1, num_attention_heads=32,
+                       attention_head_dim=64, cross_attention_dim=2048, num_layers=28,
+                       activation_fn="gelu-approximate", qk_norm="rms_norm_across_heads",
+                       norm_elementwise_affine=False, norm_eps=1e-6, caption_channels=4096, attention_bias=True,
+                       attention_out_bias=True)
+# LTX-Video 0.9.5's VAE (32x spatial, 8x temporal compression; timestep-conditioned decoder).
+LTX_VAE = dict(
+    in_channels=3, out_channels=3, latent_channels=128, block_out_channels=[128, 256, 512, 1024, 2048],
+    down_block_types=["LTXVideo095DownBlock3D"] * 4, decoder_block_out_channels=[256, 512, 1024],
+    layers_per_block=[4, 6, 6, 2, 2], decoder_layers_per_block=[5, 5, 5, 5],
+    spatio_temporal_scaling=[True, True, True, True], decoder_spatio_temporal_scaling=[True, True, True],
+    decoder_inject_noise=[False, False, False, False],
+    downsample_type=["spatial", "temporal", "spatiotemporal", "spatiotemporal"],
+    upsample_residual=[True, True, True], upsample_factor=[2, 2, 2], timestep_conditioning=True, patch_size=4,
+    patch_size_t=1, resnet_norm_eps=1e-6, scaling_factor=1.0, encoder_causal=True, decoder_causal=False,
+    spatial_compression_ratio=32, temporal_compression_ratio=8,
+)
+# google/t5-v1_1-xxl, whose encoder LTX-Video uses.
+T5_XXL = dict(vocab_size=32128, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
+              relative_attention_num_buckets=32, relative_attention_max_distance=128, dropout_rate=0.1,
+              layer_norm_epsilon=1e-6, feed_forward_proj="gated-gelu", is_encoder_decoder=True,
+              tie_word_embeddings=False, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+
+ARCHITECTURES: dict[str, dict[str, Part]] = {
+    "Lightricks/LTX-Video-0.9.5": {
+        "transformer": Part(f"{D}:LTXVideoTransformer3DModel", LTX_TRANSFORMER, "LTX-Video transformer"),
+        "vae": Part(f"{D}:AutoencoderKLLTXVideo", LTX_VAE, "LTX-Video 0.9.5 VAE"),
+        "text_encoder": Part(f"{T}:T5EncoderModel", T5_XXL, "T5-XXL encoder (t5-v1_1-xxl)"),
+    },
+}
+
+# Parameter counts of the real checkpoints (denoisers and T5 measured on the published weights; the others as
+# their model cards give them, to the digits given there).
+PUBLISHED = {
+    ("Lightricks/LTX-Video-0.9.5", "transformer"): 1.923e9,
+    ("Lightricks/LTX-Video-0.9.5", "text_encoder"): 4.762e9,
+}
+
+
+def _build(source: str, component: str, dtype):
+    return build(lookup(ARCHITECTURES, source, component), dtype=dtype)
+
+
+class _Unmasked:
+    """T5 called without its padding mask: transformers' mask builder reads the mask's values (`.all()`), which
+    meta tensors do not have. The output's shape is the same with or without the mask."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+        self.dtype = encoder.dtype
+
+    def __call__(self, input_ids, attention_mask=None):
+        return self.encoder(input_ids)
+
+
+def check_connection(profile) -> list[str]:
+    """LTX-Video as `ConnectionAgent` runs it: T5 captions, conditioning frames at the first and last index."""
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler, LTXConditionPipeline
+
+    src, dtype = profile.connection.source, dtype_of(profile, "connection")
+    m = profile.connection_size_multiple
+    w, h, frames = profile.width // m * m, profile.height // m * m, profile.connection_frames
+    pipe = LTXConditionPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), tokenizer=t5_tokenizer(),
+                                text_encoder=_Unmasked(_build(src, "text_encoder", dtype)),
+                                **{name: _build(src, name, dtype) for name in ("transformer", "vae")})
+    with stage("connection", "LTX-Video T5-XXL encoder", ("connection", "text_encoder")):
+        embeds, mask, neg, neg_mask = pipe.encode_prompt(profile.connection_prompt, "worst quality", device="meta",
+                                                         max_sequence_length=256)
+    tr = pipe.transformer
+    lines = [expect("ltx: T5-XXL states -> transformer caption projection", (embeds.shape[-1],),
+                     (tr.caption_projection.linear_1.in_features,))]
+    conditions = [meta(1, 3, 1, h, w, dtype=dtype), meta(1, 3, 1, h, w, dtype=dtype)]
+    with stage("connection", "LTX-Video VAE encode (2 conditioning frames)", ("connection", "vae")):
+        latents, cond_mask, coords, extra = _compat.ltx_prepare_latents(
+            pipe, conditions, [1.0, 1.0], [0, frames - 1], batch_size=1, num_channels_latents=tr.config.in_channels,
+            height=h, width=w, num_frames=frames, device="meta", dtype=torch.float32)
+    tokens = ((frames - 1) // pipe.vae_temporal_compression_ratio + 1) * (h // 32) * (w // 32)
+    lines.append(expect(f"ltx: VAE latents of {frames} frames + the last frame's conditioning tokens -> transformer",
+                         latents.shape, (1, tokens + (h // 32) * (w // 32), tr.config.in_channels)))
+    lines.append(expect("ltx: VAE latent channels -> transformer input channels", (pipe.vae.config.latent_channels,),
+                         (tr.config.in_channels,)))
+    with stage("connection", f"LTX-Video transformer step ({frames} frames)", ("connection", "transformer")):
+        out = tr(hidden_states=torch.cat([latents] * 2).to(dtype), encoder_hidden_states=torch.cat([neg, embeds]),
+                 timestep=torch.ones(2, 1, device="meta"), encoder_attention_mask=torch.cat([neg_mask, mask]),
+                 video_coords=torch.cat([coords, coords]).float(), return_dict=False)[0]
+    lines.append(expect(f"ltx: transformer forward, {frames} frames at {w}x{h} (CFG batch 2)", out.shape,
+                         (2,) + tuple(latents.shape[1:])))
+    grid = meta(1, tr.config.in_channels, (frames - 1) // 8 + 1, h // 32, w // 32, dtype=dtype)
+    with stage("connection", "LTX-Video VAE decode", ("connection", "vae")):
+        video = pipe.vae.decode(grid, torch.tensor([0.05], device="meta")).sample
+    lines.append(expect("ltx: VAE decode", video.shape, (1, 3, frames, h, w)))
+    return lines

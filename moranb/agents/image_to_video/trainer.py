@@ -1,0 +1,72 @@
+"""Fine-tuning the image-to-video agent (SVD UNet) on (first frame, the video's first segment): SVD's EDM
+preconditioning with v-prediction, the parameterisation its `EulerDiscreteScheduler` (prediction_type
+"v_prediction") undoes at sampling: sigma drawn log-normal (P_mean 0.7, P_std 1.6), input c_in = 1/sqrt(sigma^2+1),
+timestep c_noise = log(sigma)/4, denoised = c_skip x + c_out F; the loss on the denoised latents, weighted
+min(SNR, gamma) with SNR = 1/sigma^2 (min-SNR for v-prediction; EDM's own weight (sigma^2+1)/sigma^2 when gamma is
+None). The conditioning image goes through the pipeline's own encoders (`_encode_image`, `_encode_vae_image`, through
+`moranb._compat`), noise-augmented once per sample (fixed seed). SVD has no LoRA loader: its LoRA is peft's state
+dict."""
+
+from __future__ import annotations
+
+import torch
+
+from ... import _compat
+from ...errors import InputError
+from ...modulation import MOD_TOKEN
+from ..training import SVD_P_MEAN, SVD_P_STD, AgentTrainer, pixels
+from .tiny import BUILDS
+
+class ImageToVideoTrainer(AgentTrainer):
+    field = "image_to_video"
+    pipeline_class = "StableVideoDiffusionPipeline"
+    lora_format = "peft-lora"
+    tiny_builds = BUILDS
+
+    @torch.no_grad()
+    def modulation_init(self) -> torch.Tensor:
+        """E("[Mod]") for an agent whose encoder reads images: the CLIP image encoder on the token drawn as text."""
+        from PIL import Image, ImageDraw
+
+        image = Image.new("RGB", (224, 224), "white")
+        ImageDraw.Draw(image).text((80, 104), MOD_TOKEN, fill="black")
+        return _compat.svd_encode_image(self.pipe, image, self.device, 1, False)[0, 0].float().cpu()
+
+    @torch.no_grad()
+    def encode(self, sample, frames: int, seed: int) -> dict:
+        p = self.profile
+        video = sample.video
+        if video.num_frames < frames:
+            raise InputError(f"sample {sample.id} has {video.num_frames} frames, fewer than the {frames} of one "
+                             f"segment; rebuild the dataset or pass frames=<= {video.num_frames}")
+        clip = pixels(video.frames[:frames]).to(self.device)
+        image = sample.first_frame
+        embeds = _compat.svd_encode_image(self.pipe, image, self.device, 1, False)  # (1, 1, D)
+        cond = self.pipe.video_processor.preprocess(image, height=image.height, width=image.width).to(self.device)
+        noise = torch.randn(cond.shape, generator=torch.Generator("cpu").manual_seed(seed)).to(self.device)
+        cond_latents = _compat.svd_encode_vae_image(self.pipe, cond + p.noise_aug_strength * noise, self.device,
+                                                    1, False)
+        vae, chunk = self.pipe.vae, max(1, p.decode_chunk_size)
+        latents = torch.cat([vae.encode(clip[i:i + chunk]).latent_dist.mode() for i in range(0, frames, chunk)])
+        time_ids = torch.tensor([p.fps - 1, p.motion_bucket_id, p.noise_aug_strength], dtype=torch.float32)
+        return {"latents": (latents * vae.config.scaling_factor).float().cpu(), "embeds": embeds[0].float().cpu(),
+                "cond_latents": cond_latents[0].float().cpu(), "time_ids": time_ids}
+
+    def loss(self, batch: dict, generator: torch.Generator, snr_gamma: float | None) -> torch.Tensor:
+        latents = batch["latents"]  # (B, F, C, h, w)
+        b, f = latents.shape[:2]
+        sigma = torch.exp(SVD_P_MEAN + SVD_P_STD * torch.randn((b,), generator=generator)).to(self.device)
+        noise = torch.randn(latents.shape, generator=generator).to(self.device)
+        latents = latents.to(self.device)
+        s = sigma.view(b, 1, 1, 1, 1)
+        noisy = latents + s * noise
+        c_in, c_skip, c_out = 1 / (s ** 2 + 1).sqrt(), 1 / (s ** 2 + 1), -s / (s ** 2 + 1).sqrt()
+        cond = batch["cond_latents"].to(self.device).unsqueeze(1).expand(-1, f, -1, -1, -1)
+        model_in = torch.cat([c_in * noisy, cond], dim=2).to(self.dtype)
+        out = self.model(model_in, 0.25 * sigma.log(), encoder_hidden_states=batch["embeds"].to(self.device, self.dtype),
+                            added_time_ids=batch["time_ids"].to(self.device, self.dtype)).sample.float()
+        denoised = c_skip * noisy + c_out * out
+        per_sample = ((denoised - latents) ** 2).mean(dim=(1, 2, 3, 4))
+        snr = 1 / sigma ** 2
+        weight = torch.clamp(snr, max=snr_gamma) if snr_gamma is not None else snr + 1
+        return (per_sample * weight).mean()
