@@ -10,12 +10,14 @@ import sys
 
 from .agents import TRAINERS
 from .agents.prompt import BACKENDS as PROMPT_BACKENDS
+from .config import PROFILES
 from .errors import run_main
 from .tasks.simulate_digital_world import DEFAULT_STYLE, ROUTES
 
 
 def _common(parser: argparse.ArgumentParser, frames: bool = True):
-    parser.add_argument("--profile", default="tiny", help="tiny (CPU, random weights), mini (CPU, the trained MoraMini world), full or lowvram (GPU)")
+    parser.add_argument("--profile", default="tiny", help=f"one of {', '.join(PROFILES)} (moranb.config: tiny and mini "
+                                                          f"run on a CPU)")
     parser.add_argument("--out", required=True, help="output directory (created if needed)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--review", help="a decisions JSON file (see moranb.review.DecisionsFile) or 'approve'")

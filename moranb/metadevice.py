@@ -38,6 +38,9 @@ class Part:
     cls: str
     config: dict
     about: str
+    # The parameter count of the real checkpoint, where known: the denoisers and T5 measured on the published
+    # weights, the others as their model cards give them, to the digits given there.
+    published: float | None = None
 
     def load_class(self):
         import importlib
@@ -82,6 +85,11 @@ def build(p: Part, device: str = "meta", dtype=None):
     # torch.Tensor([alpha])); nn.Module.to moves them too (diffusers' own `to` would warn about fp32 modules).
     torch.nn.Module.to(model, device=device, dtype=dtype)
     return model.eval()
+
+
+def build_from(catalogue: dict, source: str, component: str, dtype=None):
+    """`component` of `source`, looked up in `catalogue` (a role's ARCHITECTURES), on the meta device."""
+    return build(lookup(catalogue, source, component), dtype=dtype)
 
 
 def count(p: Part) -> int:

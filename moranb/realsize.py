@@ -32,7 +32,8 @@ from .metadevice import Part, Stage, WiringError  # noqa: F401 (part of this mod
 # counts of the real checkpoints.
 ARCHITECTURES: dict[str, dict[str, Part]] = {src: parts for role in ROLES.values()
                                              for src, parts in role.architectures.items()}
-PUBLISHED = {key: n for role in ROLES.values() for key, n in role.published.items()}
+PUBLISHED = {(src, component): p.published for src, parts in ARCHITECTURES.items() for component, p in parts.items()
+             if p.published}
 # Each agent's wiring check (moranb.agents.<role>.realsize) and the profile settings it reads (a measurement is
 # reused while they stay the same).
 CHECKS = {role.name: role.check for role in ROLES.values() if role.check}
@@ -85,7 +86,9 @@ def _run(profile, agent: str) -> tuple[list[str], list[Stage]]:
     settings = tuple(getattr(profile, name) for name in _READS[agent])
     models = [getattr(profile, name) for name in ("text_to_image", "refiner", "image_to_image", "image_to_video",
                                                    "connection")]
-    key = (agent, settings, repr([ARCHITECTURES.get(m.source) for m in models if m is not None]))
+    # The architectures as the roles' homes hold them now (a test may swap one in).
+    key = (agent, settings, repr([role.architectures.get(m.source) for role in ROLES.values() for m in models
+                                  if m is not None]))
     if key not in _RUNS:
         with metadevice.recording() as stages, torch.no_grad():
             lines = CHECKS[agent](profile)

@@ -135,7 +135,7 @@ def suite_report(results: dict) -> str:
             f"{markdown_table(beside)}")
 
 
-# -- markdown, CSV, the chart and the report's files ------------------------------------------------------------
+# -- markdown, CSV, the chart and the report's files --------------------------------------------------------------
 def markdown_table(rows: list[list]) -> str:
     """A markdown table: the first row is the header; cells are written with `str`."""
     lines = ["| " + " | ".join(map(str, rows[0])) + " |", "|" + "---|" * len(rows[0])]

@@ -70,10 +70,12 @@ def test_wiring_check_passes():
 @pytest.mark.slow
 def test_wiring_check_catches_a_wrong_width(monkeypatch):
     # InstructPix2Pix with SD 1.5's 4 input channels cannot take the image latents beside the noise.
+    from moranb.agents.image_to_image import realsize as home  # the role's own catalogue, which its check reads
+
     source = "timbrooks/instruct-pix2pix"
-    wrong = dict(realsize.ARCHITECTURES[source])
-    wrong["unet"] = realsize.Part(wrong["unet"].cls, dict(realsize.PIX2PIX_UNET, in_channels=4), "SD 1.5 UNet")
-    monkeypatch.setitem(realsize.ARCHITECTURES, source, wrong)
+    wrong = dict(home.ARCHITECTURES[source])
+    wrong["unet"] = realsize.Part(wrong["unet"].cls, dict(home.PIX2PIX_UNET, in_channels=4), "SD 1.5 UNet")
+    monkeypatch.setitem(home.ARCHITECTURES, source, wrong)
     with pytest.raises(realsize.WiringError, match=r"image latents -> UNet input channels: got shape \(8,\), "
                                                    r"expected \(4,\)"):
         realsize.check("full", agents=["image_to_image"])

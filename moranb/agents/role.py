@@ -15,10 +15,9 @@ class Role:
     components: dict[str, tuple[str, ...]]
     # Its tiny models: folder name under moranb.tiny.tiny_root() -> the function that builds it there.
     tiny: dict[str, Callable] = field(default_factory=dict)
-    # Its real models' published architectures (hub id -> component -> moranb.metadevice.Part) and the parameter
-    # counts measured on the real checkpoints.
+    # Its real models' published architectures: hub id -> component -> moranb.metadevice.Part (with the real
+    # checkpoint's parameter count, where known).
     architectures: dict = field(default_factory=dict)
-    published: dict = field(default_factory=dict)
     # The wiring check at real size (profile -> lines), and the profile settings it reads (a measurement is reused
     # while they stay the same).
     check: Callable | None = None

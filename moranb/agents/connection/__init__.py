@@ -7,7 +7,7 @@ from .trainer import ConnectionTrainer
 
 ROLE = Role(
     name="connection", components={"connection": ("transformer", "vae", "text_encoder")},
-    tiny=tiny.BUILDS, architectures=realsize.ARCHITECTURES, published=realsize.PUBLISHED,
+    tiny=tiny.BUILDS, architectures=realsize.ARCHITECTURES,
     check=realsize.check_connection,
     reads=("width", "height", "dtype", "connection", "connection_frames", "connection_size_multiple",
            "connection_prompt"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ... import _compat
-from ...metadevice import Part, build, dtype_of, expect, lookup, meta, stage
+from ...metadevice import Part, build_from as build, dtype_of, expect, meta, stage
 from ...tokenizers import t5_tokenizer
 
 D, T = Part.D, Part.T
@@ -33,22 +33,12 @@ T5_XXL = dict(vocab_size=32128, d_model=4096, d_kv=64, d_ff=10240, num_layers=24
 
 ARCHITECTURES: dict[str, dict[str, Part]] = {
     "Lightricks/LTX-Video-0.9.5": {
-        "transformer": Part(f"{D}:LTXVideoTransformer3DModel", LTX_TRANSFORMER, "LTX-Video transformer"),
+        "transformer": Part(f"{D}:LTXVideoTransformer3DModel", LTX_TRANSFORMER, "LTX-Video transformer",
+                            published=1.923e9),
         "vae": Part(f"{D}:AutoencoderKLLTXVideo", LTX_VAE, "LTX-Video 0.9.5 VAE"),
-        "text_encoder": Part(f"{T}:T5EncoderModel", T5_XXL, "T5-XXL encoder (t5-v1_1-xxl)"),
+        "text_encoder": Part(f"{T}:T5EncoderModel", T5_XXL, "T5-XXL encoder (t5-v1_1-xxl)", published=4.762e9),
     },
 }
-
-# Parameter counts of the real checkpoints (denoisers and T5 measured on the published weights; the others as
-# their model cards give them, to the digits given there).
-PUBLISHED = {
-    ("Lightricks/LTX-Video-0.9.5", "transformer"): 1.923e9,
-    ("Lightricks/LTX-Video-0.9.5", "text_encoder"): 4.762e9,
-}
-
-
-def _build(source: str, component: str, dtype):
-    return build(lookup(ARCHITECTURES, source, component), dtype=dtype)
 
 
 class _Unmasked:
@@ -72,8 +62,8 @@ def check_connection(profile) -> list[str]:
     m = profile.connection_size_multiple
     w, h, frames = profile.width // m * m, profile.height // m * m, profile.connection_frames
     pipe = LTXConditionPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), tokenizer=t5_tokenizer(),
-                                text_encoder=_Unmasked(_build(src, "text_encoder", dtype)),
-                                **{name: _build(src, name, dtype) for name in ("transformer", "vae")})
+                                text_encoder=_Unmasked(build(ARCHITECTURES, src, "text_encoder", dtype)),
+                                **{name: build(ARCHITECTURES, src, name, dtype) for name in ("transformer", "vae")})
     with stage("connection", "LTX-Video T5-XXL encoder", ("connection", "text_encoder")):
         embeds, mask, neg, neg_mask = pipe.encode_prompt(profile.connection_prompt, "worst quality", device="meta",
                                                          max_sequence_length=256)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ... import _compat
-from ...metadevice import CLIP_L_TEXT, SD_VAE, Part, build, dtype_of, expect, lookup, meta, stage
+from ...metadevice import CLIP_L_TEXT, SD_VAE, Part, build_from as build, dtype_of, expect, meta, stage
 from ...tokenizers import clip_tokenizer
 
 D, T = Part.D, Part.T
@@ -19,21 +19,12 @@ PIX2PIX_UNET = dict(
 
 ARCHITECTURES: dict[str, dict[str, Part]] = {
     "timbrooks/instruct-pix2pix": {
-        "unet": Part(f"{D}:UNet2DConditionModel", PIX2PIX_UNET, "InstructPix2Pix UNet (8 input channels)"),
+        "unet": Part(f"{D}:UNet2DConditionModel", PIX2PIX_UNET, "InstructPix2Pix UNet (8 input channels)",
+                     published=0.860e9),
         "text_encoder": Part(f"{T}:CLIPTextModel", CLIP_L_TEXT, "CLIP ViT-L/14 text encoder"),
         "vae": Part(f"{D}:AutoencoderKL", dict(SD_VAE, sample_size=256, scaling_factor=0.18215), "SD VAE"),
     },
 }
-
-# Parameter counts of the real checkpoints (denoisers and T5 measured on the published weights; the others as
-# their model cards give them, to the digits given there).
-PUBLISHED = {
-    ("timbrooks/instruct-pix2pix", "unet"): 0.860e9,
-}
-
-
-def _build(source: str, component: str, dtype):
-    return build(lookup(ARCHITECTURES, source, component), dtype=dtype)
 
 
 def check_image_to_image(profile) -> list[str]:
@@ -46,7 +37,7 @@ def check_image_to_image(profile) -> list[str]:
     pipe = StableDiffusionInstructPix2PixPipeline(
         tokenizer=clip_tokenizer(), scheduler=EulerAncestralDiscreteScheduler(), safety_checker=None,
         feature_extractor=None, requires_safety_checker=False,
-        **{name: _build(src, name, dtype) for name in ("unet", "text_encoder", "vae")})
+        **{name: build(ARCHITECTURES, src, name, dtype) for name in ("unet", "text_encoder", "vae")})
     with stage("image_to_image", "InstructPix2Pix text encoder", ("image_to_image", "text_encoder")):
         embeds = _compat.pix2pix_encode_prompt(pipe, "make it snowy", "meta", 1, True)
     lines = [expect("instruct-pix2pix: CLIP text states (prompt, negative, negative) -> cross-attention",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ... import _compat
-from ...metadevice import Part, build, dtype_of, expect, lookup, stage
+from ...metadevice import Part, build_from as build, dtype_of, expect, stage
 
 D, T = Part.D, Part.T
 
@@ -26,21 +26,12 @@ VIT_H_VISION = dict(hidden_size=1280, intermediate_size=5120, projection_dim=102
 
 ARCHITECTURES: dict[str, dict[str, Part]] = {
     "stabilityai/stable-video-diffusion-img2vid-xt": {
-        "unet": Part(f"{D}:UNetSpatioTemporalConditionModel", SVD_UNET, "SVD-XT spatio-temporal UNet"),
+        "unet": Part(f"{D}:UNetSpatioTemporalConditionModel", SVD_UNET, "SVD-XT spatio-temporal UNet",
+                     published=1.525e9),
         "vae": Part(f"{D}:AutoencoderKLTemporalDecoder", SVD_VAE, "SVD temporal-decoder VAE"),
         "image_encoder": Part(f"{T}:CLIPVisionModelWithProjection", VIT_H_VISION, "OpenCLIP ViT-H/14 image encoder"),
     },
 }
-
-# Parameter counts of the real checkpoints (denoisers and T5 measured on the published weights; the others as
-# their model cards give them, to the digits given there).
-PUBLISHED = {
-    ("stabilityai/stable-video-diffusion-img2vid-xt", "unet"): 1.525e9,
-}
-
-
-def _build(source: str, component: str, dtype):
-    return build(lookup(ARCHITECTURES, source, component), dtype=dtype)
 
 
 def check_image_to_video(profile) -> list[str]:
@@ -54,7 +45,7 @@ def check_image_to_video(profile) -> list[str]:
     w, h, frames = profile.width, profile.height, profile.frames_per_segment
     pipe = StableVideoDiffusionPipeline(
         scheduler=EulerDiscreteScheduler(), feature_extractor=CLIPImageProcessor(crop_size=224, size=224),
-        **{name: _build(src, name, dtype) for name in ("unet", "vae", "image_encoder")})
+        **{name: build(ARCHITECTURES, src, name, dtype) for name in ("unet", "vae", "image_encoder")})
     image = Image.new("RGB", (w, h), (120, 90, 60))
     with stage("image_to_video", "SVD image encoder", ("image_to_video", "image_encoder")):
         embeds = _compat.svd_encode_image(pipe, image, "meta", 1, True)

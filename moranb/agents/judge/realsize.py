@@ -41,21 +41,15 @@ def _qwen2_vl(text: dict) -> dict:
 ARCHITECTURES: dict[str, dict[str, Part]] = {
     "llava-hf/llava-onevision-qwen2-7b-ov-hf": {
         "model": Part(f"{T}:LlavaOnevisionForConditionalGeneration", _llava_onevision(QWEN2_7B_TEXT),
-                      "LLaVA-OneVision qwen2 7B")},
+                      "LLaVA-OneVision qwen2 7B", published=8.03e9)},
     "llava-hf/llava-onevision-qwen2-0.5b-ov-hf": {
         "model": Part(f"{T}:LlavaOnevisionForConditionalGeneration", _llava_onevision(QWEN2_0_5B_TEXT),
-                      "LLaVA-OneVision qwen2 0.5B")},
+                      "LLaVA-OneVision qwen2 0.5B", published=0.894e9)},
     "Qwen/Qwen2-VL-7B-Instruct": {
-        "model": Part(f"{T}:Qwen2VLForConditionalGeneration", _qwen2_vl(QWEN2_7B_TEXT), "Qwen2-VL-7B-Instruct")},
+        "model": Part(f"{T}:Qwen2VLForConditionalGeneration", _qwen2_vl(QWEN2_7B_TEXT), "Qwen2-VL-7B-Instruct",
+                      published=8.29e9)},
     "Qwen/Qwen2-VL-2B-Instruct": {
-        "model": Part(f"{T}:Qwen2VLForConditionalGeneration", _qwen2_vl(QWEN2_1_5B_TEXT), "Qwen2-VL-2B-Instruct")},
+        "model": Part(f"{T}:Qwen2VLForConditionalGeneration", _qwen2_vl(QWEN2_1_5B_TEXT), "Qwen2-VL-2B-Instruct",
+                      published=2.21e9)},
 }
 
-# Parameter counts of the real checkpoints (denoisers and T5 measured on the published weights; the others as
-# their model cards give them, to the digits given there).
-PUBLISHED = {
-    ("llava-hf/llava-onevision-qwen2-7b-ov-hf", "model"): 8.03e9,
-    ("llava-hf/llava-onevision-qwen2-0.5b-ov-hf", "model"): 0.894e9,
-    ("Qwen/Qwen2-VL-7B-Instruct", "model"): 8.29e9,
-    ("Qwen/Qwen2-VL-2B-Instruct", "model"): 2.21e9,
-}

@@ -4,7 +4,6 @@ from ..role import Role
 from . import realsize, tiny
 from .agent import BACKENDS, PromptAgent, with_style
 
-ROLE = Role(name="prompt", components={"llm": ("model",)}, tiny=tiny.BUILDS, architectures=realsize.ARCHITECTURES,
-            published=realsize.PUBLISHED)
+ROLE = Role(name="prompt", components={"llm": ("model",)}, tiny=tiny.BUILDS, architectures=realsize.ARCHITECTURES,)
 
 __all__ = ["BACKENDS", "PromptAgent", "ROLE", "with_style"]

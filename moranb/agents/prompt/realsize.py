@@ -16,13 +16,9 @@ QWEN25_1_5B = dict(vocab_size=151936, hidden_size=1536, intermediate_size=8960, 
                    eos_token_id=151645)
 
 ARCHITECTURES: dict[str, dict[str, Part]] = {
-    "meta-llama/Meta-Llama-3-8B-Instruct": {"model": Part(f"{T}:LlamaForCausalLM", LLAMA_3_8B, "Llama-3-8B-Instruct")},
-    "Qwen/Qwen2.5-1.5B-Instruct": {"model": Part(f"{T}:Qwen2ForCausalLM", QWEN25_1_5B, "Qwen2.5-1.5B-Instruct")},
+    "meta-llama/Meta-Llama-3-8B-Instruct": {"model": Part(f"{T}:LlamaForCausalLM", LLAMA_3_8B, "Llama-3-8B-Instruct",
+                                                          published=8.03e9)},
+    "Qwen/Qwen2.5-1.5B-Instruct": {"model": Part(f"{T}:Qwen2ForCausalLM", QWEN25_1_5B, "Qwen2.5-1.5B-Instruct",
+                                                 published=1.54e9)},
 }
 
-# Parameter counts of the real checkpoints (denoisers and T5 measured on the published weights; the others as
-# their model cards give them, to the digits given there).
-PUBLISHED = {
-    ("meta-llama/Meta-Llama-3-8B-Instruct", "model"): 8.03e9,
-    ("Qwen/Qwen2.5-1.5B-Instruct", "model"): 1.54e9,
-}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ... import _compat
-from ...metadevice import CLIP_L_TEXT, CLIP_VOCAB, SD_VAE, Part, build, dtype_of, expect, lookup, meta, stage
+from ...metadevice import CLIP_L_TEXT, CLIP_VOCAB, SD_VAE, Part, build_from as build, dtype_of, expect, meta, stage
 from ...tokenizers import clip_tokenizer
 
 D, T = Part.D, Part.T
@@ -35,7 +35,7 @@ SDXL_REFINER_UNET = dict(
 
 ARCHITECTURES: dict[str, dict[str, Part]] = {
     "stabilityai/stable-diffusion-xl-base-1.0": {
-        "unet": Part(f"{D}:UNet2DConditionModel", SDXL_BASE_UNET, "SDXL base UNet"),
+        "unet": Part(f"{D}:UNet2DConditionModel", SDXL_BASE_UNET, "SDXL base UNet", published=2.567e9),
         "text_encoder": Part(f"{T}:CLIPTextModel", CLIP_L_TEXT, "CLIP ViT-L/14 text encoder"),
         "text_encoder_2": Part(f"{T}:CLIPTextModelWithProjection", CLIP_BIGG_TEXT, "OpenCLIP ViT-bigG/14 text encoder"),
         "vae": Part(f"{D}:AutoencoderKL", dict(SD_VAE, sample_size=1024, scaling_factor=0.13025, force_upcast=True),
@@ -44,20 +44,9 @@ ARCHITECTURES: dict[str, dict[str, Part]] = {
     # The refiner's own text_encoder_2 and VAE are the base's (the agent passes the base's to it, as SDXL's card
     # does), so only its UNet is loaded.
     "stabilityai/stable-diffusion-xl-refiner-1.0": {
-        "unet": Part(f"{D}:UNet2DConditionModel", SDXL_REFINER_UNET, "SDXL refiner UNet"),
+        "unet": Part(f"{D}:UNet2DConditionModel", SDXL_REFINER_UNET, "SDXL refiner UNet", published=2.260e9),
     },
 }
-
-# Parameter counts of the real checkpoints (denoisers and T5 measured on the published weights; the others as
-# their model cards give them, to the digits given there).
-PUBLISHED = {
-    ("stabilityai/stable-diffusion-xl-base-1.0", "unet"): 2.567e9,
-    ("stabilityai/stable-diffusion-xl-refiner-1.0", "unet"): 2.260e9,
-}
-
-
-def _build(source: str, component: str, dtype):
-    return build(lookup(ARCHITECTURES, source, component), dtype=dtype)
 
 
 def check_text_to_image(profile) -> list[str]:
@@ -67,7 +56,7 @@ def check_text_to_image(profile) -> list[str]:
 
     src, dtype = profile.text_to_image.source, dtype_of(profile, "text_to_image")
     w, h = profile.width, profile.height
-    comp = {name: _build(src, name, dtype) for name in ("unet", "text_encoder", "text_encoder_2", "vae")}
+    comp = {name: build(ARCHITECTURES, src, name, dtype) for name in ("unet", "text_encoder", "text_encoder_2", "vae")}
     base = StableDiffusionXLPipeline(tokenizer=clip_tokenizer(), tokenizer_2=clip_tokenizer(pad_token="!"),
                                      scheduler=EulerDiscreteScheduler(), force_zeros_for_empty_prompt=True,
                                      add_watermarker=False, **comp)
@@ -95,7 +84,7 @@ def check_text_to_image(profile) -> list[str]:
                                            "time_ids": time_ids.repeat(2, 1)}).sample
     lines.append(expect(f"sdxl-base: UNet forward at {w}x{h} (CFG batch 2)", out.shape, latents.shape))
 
-    refiner_unet = _build(profile.refiner.source, "unet", dtype_of(profile, "refiner"))
+    refiner_unet = build(ARCHITECTURES, profile.refiner.source, "unet", dtype_of(profile, "refiner"))
     refiner = StableDiffusionXLImg2ImgPipeline(
         vae=base.vae, text_encoder=None, text_encoder_2=base.text_encoder_2, tokenizer=None,
         tokenizer_2=clip_tokenizer(pad_token="!"), unet=refiner_unet, scheduler=EulerDiscreteScheduler(),
