@@ -53,7 +53,6 @@ from .config import Profile, get_profile
 from .errors import InputError, MoranbError, OutputDirError
 from .eval.suite_eval import BATCH_MANIFEST, vbench_suite
 from .io import clean_output_dir, one_line, prepare_output_dir, write_json
-from .report import suite_report, suite_tables  # noqa: F401  (report.py formats them; kept importable from here)
 
 VIDEOS, ITEMS, SHARDS = "videos", "items", ".shards"
 RECORD, SUMMARY = "item.json", "summary.json"

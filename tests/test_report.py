@@ -42,9 +42,6 @@ def suite_results() -> dict:
 
 
 def test_the_vbench_protocol_summary_beside_table1():
-    import moranb.batch
-
-    assert moranb.batch.suite_report is suite_report  # still importable where notebook 10 and the README take it
     dims, table1 = suite_tables(suite_results())
     assert dims[1] == ["subject_consistency", "0.950 (offline)", "6", "3 of 72"]
     assert dims[2:] == [["quality_score", "n/a (offline): the Quality Score needs x", "", ""],

@@ -21,6 +21,7 @@ latent, as in SVD.
 
 from __future__ import annotations
 
+from .. import _compat
 from ..errors import InputError
 from .world import FPS, MOTIONS, SIZE, parse_caption
 
@@ -104,10 +105,9 @@ def image_embeddings(pipe, first_frames):
     """What the pipeline's `_encode_image` makes of PIL frames, from frames (N, 3, H, W) in [-1, 1]: resized to
     224 with antialiasing, normalised for CLIP, embedded (N, 1, width)."""
     import torch
-    from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import _resize_with_antialiasing
 
     with torch.no_grad():
-        image = (_resize_with_antialiasing(first_frames, (224, 224)) + 1.0) / 2.0
+        image = (_compat.svd_resize_with_antialiasing(first_frames, (224, 224)) + 1.0) / 2.0
         pixels = pipe.feature_extractor(images=image, do_normalize=True, do_center_crop=False, do_resize=False,
                                         do_rescale=False, return_tensors="pt").pixel_values
         return pipe.image_encoder(pixels).image_embeds.unsqueeze(1)

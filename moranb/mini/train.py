@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import models
+from .. import _compat, models
 from ..io import write_json
 from . import checkpoints, image_to_image, image_to_video, text_to_image
 from .evaluate import SHIPPED
@@ -65,8 +65,9 @@ class TextToImageTrainer:
         self.total = self.end + decoder_steps
         self.pipe = text_to_image.build_pipeline(seed)
         self.step, self.history, self.scaling = 0, [], 1.0
-        self.time_ids = self.pipe._get_add_time_ids((16, 16), (0, 0), (16, 16), dtype=torch.float32,
-                                                    text_encoder_projection_dim=self.pipe.text_encoder_2.config.projection_dim)
+        self.time_ids = _compat.sdxl_add_time_ids(
+            self.pipe, (16, 16), (0, 0), (16, 16), dtype=torch.float32,
+            text_encoder_projection_dim=self.pipe.text_encoder_2.config.projection_dim)
         self._phase_setup()
 
     # -- phases ----------------------------------------------------------------------------------------------------
@@ -300,7 +301,7 @@ class ImageToImageTrainer(TextToImageTrainer):
         with torch.no_grad():
             source = pipe.vae.encode(sources).latent_dist.mode() * keep_image[:, None, None, None]
             latents = pipe.vae.encode(targets).latent_dist.mean * pipe.vae.config.scaling_factor
-        embeds = pipe._encode_prompt(texts, torch.device("cpu"), 1, False)
+        embeds = _compat.pix2pix_encode_prompt(pipe, texts, torch.device("cpu"), 1, False)
         noise = torch.randn(latents.shape, generator=gen)
         t = torch.randint(0, pipe.scheduler.config.num_train_timesteps, (n,), generator=gen)
         noisy = pipe.scheduler.add_noise(latents, noise, t)
