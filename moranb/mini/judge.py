@@ -26,7 +26,6 @@ from ..errors import InputError, ModelNotAvailableError
 from ..video import Video
 from .world import ATTRIBUTES, SIZE, parse_caption
 
-WEIGHTS = MINI_WEIGHTS  # the same folder, by the name notebook 11 reads (`judge.WEIGHTS`)
 APPEARANCE = ("shape", "colour", "background")
 
 
