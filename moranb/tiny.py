@@ -35,13 +35,7 @@ def build(folder: Path, builder) -> Path:
     folder = Path(folder)
     if (folder / ".complete").exists():
         return folder
-    root = folder.parent
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=root).close()  # writable, before minutes of building
-    except OSError as exc:
-        raise OutputDirError(f"cannot build the tiny models in '{root}' ({exc.strerror or type(exc).__name__}); set "
-                             f"$MORANB_CACHE to a writable folder or pass --dir (root=) a writable one") from None
+    root = writable(folder.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=root))
     try:
         builder(tmp)
@@ -53,6 +47,17 @@ def build(folder: Path, builder) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def writable(root: Path) -> Path:
+    """`root`, made if missing, once it is known to be writable: before minutes of building, not after."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=root).close()
+    except OSError as exc:
+        raise OutputDirError(f"cannot build the tiny models in '{root}' ({exc.strerror or type(exc).__name__}); set "
+                             f"$MORANB_CACHE to a writable folder or pass --dir (root=) a writable one") from None
+    return root
 
 
 # -- parts more than one role's tiny models use ---------------------------------------------------------------------

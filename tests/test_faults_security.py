@@ -43,7 +43,8 @@ def test_prompt_agent_refuses_a_redirect_and_the_key_stays_home(tiny, monkeypatc
 
 def test_prompt_and_judge_share_one_http_client():
     from moranb import http
-    from moranb.agents import judge, prompt
+    from moranb.agents.judge import agent as judge
+    from moranb.agents.prompt import agent as prompt
 
     assert prompt.post_json is judge.post_json is http.post_json
 

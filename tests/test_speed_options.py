@@ -130,11 +130,11 @@ def test_sdxl_vae_replaces_the_base_and_refiner_vae(tiny):
 
 
 def test_bf16_falls_back_to_float32_on_a_gpu_without_it(monkeypatch):
-    from moranb import config
+    from moranb import models
 
     full, ltx = get_profile("full"), get_profile("full").connection
     assert ltx.torch_dtype(full) == torch.bfloat16
-    monkeypatch.setattr(config, "bf16_supported", lambda: False)
+    monkeypatch.setattr(models, "bf16_supported", lambda: False)
     assert ltx.torch_dtype(full) == torch.float32
     assert full.text_to_image.torch_dtype(full) == torch.float16  # fp16 models are untouched
     assert ltx.torch_dtype(full.replace(device="cpu", dtype="float32")) == torch.bfloat16  # on a CPU: as asked

@@ -36,6 +36,8 @@ def ensure_tiny_models(root: str | Path | None = None) -> Path:
 
     root = Path(root) if root else _tiny.tiny_root()
     missing = [name for name in TINY_MODELS if not (root / name / ".complete").exists()]
+    if missing:
+        _tiny.writable(root)
     for name in tqdm(missing, desc="building tiny models", unit="model", disable=not missing):
         _tiny.build(root / name, TINY_MODELS[name])
     return root
