@@ -71,7 +71,7 @@ def build_models(root: Path, profile_names) -> dict[str, Path]:
         folders[field] = out
         if (out / ".complete").exists():
             continue
-        model = getattr(full, field)
+        model = full.model(field)
         dtype = model.torch_dtype(full)
         cls = getattr(diffusers, cls_name)
         tiny = cls.from_pretrained(str(tiny_root() / name))  # schedulers, tokenizers, processors
@@ -86,7 +86,7 @@ def build_models(root: Path, profile_names) -> dict[str, Path]:
         torch.cuda.empty_cache()
         print(f"built {field}: {model.source} -> {out}", flush=True)
     for profile_name in profile_names:
-        llm = get_profile(profile_name).llm
+        llm = get_profile(profile_name).prompt.model
         out = root / ("llm-" + llm.source.split("/")[-1])
         folders[f"llm:{profile_name}"] = out
         if not (out / ".complete").exists():
@@ -122,9 +122,9 @@ def profile_with(name: str, folders: dict[str, Path], options: dict | None = Non
     from moranb import Model, get_profile
 
     p = get_profile(name, **(options or {}))
-    changes = {field: Model(str(folders[field]), dtype=getattr(p, field).dtype) for field in PIPELINES}
-    changes["llm"] = Model(str(folders[f"llm:{name}"]))
-    return p.replace(**changes)
+    for field in PIPELINES:
+        p = p.with_model(field, Model(str(folders[field]), dtype=p.model(field).dtype))
+    return p.with_model("llm", Model(str(folders[f"llm:{name}"])))
 
 
 def run_variant(variant: str, folders, task_names=TASKS) -> list[dict]:
@@ -144,8 +144,8 @@ def run_variant(variant: str, folders, task_names=TASKS) -> list[dict]:
     for agent in (TextToImageAgent(p), ImageToImageAgent(p), ImageToVideoAgent(p), ConnectionAgent(p)):
         agent.pipe
     TextToImageAgent(p).refiner
-    if p.prompt_backend == "transformers":
-        models.load_llm(p.llm, p)
+    if p.prompt.backend == "transformers":
+        models.load_llm(p.prompt.model, p)
     torch.cuda.synchronize()
     rows.append({"profile": variant, "task": "(load all models)", "wall_s": time.perf_counter() - start,
                  "peak_gib": torch.cuda.max_memory_allocated() / 2**30})

@@ -53,11 +53,11 @@ def two_block_ltx(profile, root: Path):
 
     folder = root / "ltx-video-2-blocks"
     if not folder.exists():
-        shutil.copytree(profile.connection.source, folder)
+        shutil.copytree(profile.connection.model.source, folder)
         config = dict(LTXVideoTransformer3DModel.load_config(folder / "transformer"), num_layers=2)
         torch.manual_seed(0)
         LTXVideoTransformer3DModel.from_config(config).save_pretrained(folder / "transformer")
-    return profile.replace(connection=Model(str(folder)))
+    return profile.with_model("connection", Model(str(folder)))
 
 
 def run_once(p):

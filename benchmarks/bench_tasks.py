@@ -61,26 +61,26 @@ class Raw:
 
     def text_to_image(self, prompt, seed):
         p = self.p
-        kw = dict(prompt=prompt, negative_prompt=None, num_inference_steps=p.t2i_steps,
-                  guidance_scale=p.t2i_guidance_scale)
-        latents = self.base(width=p.width, height=p.height, denoising_end=p.refiner_split, output_type="latent",
+        kw = dict(prompt=prompt, negative_prompt=None, num_inference_steps=p.text_to_image.steps,
+                  guidance_scale=p.text_to_image.guidance_scale)
+        latents = self.base(width=p.width, height=p.height, denoising_end=p.text_to_image.refiner_split, output_type="latent",
                             generator=gen(seed), **kw).images
-        return self.refiner(image=latents, denoising_start=p.refiner_split, output_type="pil", generator=gen(seed),
+        return self.refiner(image=latents, denoising_start=p.text_to_image.refiner_split, output_type="pil", generator=gen(seed),
                             **kw).images[0]
 
     def edit(self, image, instruction, seed):
         p = self.p
-        return self.pix2pix(prompt=instruction, image=image, num_inference_steps=p.i2i_steps,
-                            guidance_scale=p.i2i_guidance_scale, image_guidance_scale=p.image_guidance_scale,
+        return self.pix2pix(prompt=instruction, image=image, num_inference_steps=p.image_to_image.steps,
+                            guidance_scale=p.image_to_image.guidance_scale, image_guidance_scale=p.image_to_image.image_guidance_scale,
                             generator=gen(seed)).images[0]
 
     def animate(self, image, seed, segments):
         p = self.p
         clips = []
         for k in range(segments):
-            frames = self.svd(image=image, height=image.height, width=image.width, num_frames=p.frames_per_segment,
-                              num_inference_steps=p.i2v_steps, fps=p.fps, motion_bucket_id=p.motion_bucket_id,
-                              noise_aug_strength=p.noise_aug_strength, decode_chunk_size=p.decode_chunk_size,
+            frames = self.svd(image=image, height=image.height, width=image.width, num_frames=p.image_to_video.frames_per_segment,
+                              num_inference_steps=p.image_to_video.steps, fps=p.fps, motion_bucket_id=p.image_to_video.motion_bucket_id,
+                              noise_aug_strength=p.image_to_video.noise_aug_strength, decode_chunk_size=p.image_to_video.decode_chunk_size,
                               generator=gen(seed + k), output_type="np").frames[0]
             frames = (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
             clips.append(frames)
@@ -91,12 +91,12 @@ class Raw:
         from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
         p = self.p
-        n = p.connection_frames
+        n = p.connection.frames
         out = self.ltx(conditions=[LTXVideoCondition(image=Image.fromarray(a[-1]), frame_index=0),
                                    LTXVideoCondition(image=Image.fromarray(b[0]), frame_index=n - 1)],
-                       prompt=p.connection_prompt, negative_prompt=NEGATIVE_PROMPT, width=p.width, height=p.height,
-                       num_frames=n, frame_rate=p.fps, num_inference_steps=p.connection_steps,
-                       guidance_scale=p.connection_guidance_scale, generator=gen(seed), output_type="np").frames[0]
+                       prompt=p.connection.prompt, negative_prompt=NEGATIVE_PROMPT, width=p.width, height=p.height,
+                       num_frames=n, frame_rate=p.fps, num_inference_steps=p.connection.steps,
+                       guidance_scale=p.connection.guidance_scale, generator=gen(seed), output_type="np").frames[0]
         middle = (np.clip(out[1:-1], 0, 1) * 255).round().astype(np.uint8)
         return np.concatenate([a, middle, b])
 
@@ -105,12 +105,12 @@ def cases(p, raw, video_a, video_b, image):
     """task name -> (moranb call, raw call)."""
     enhanced = PromptAgent(p)(PROMPT)
     styled = PromptAgent(p)("a castle on a hill", style=DEFAULT_STYLE)
-    per = p.frames_per_segment
+    per = p.image_to_video.frames_per_segment
     return {
         "text_to_video": (lambda: tasks.text_to_video(PROMPT, profile=p),
-                          lambda: raw.animate(raw.text_to_image(enhanced, 0), 0, p.segments)),
+                          lambda: raw.animate(raw.text_to_image(enhanced, 0), 0, p.image_to_video.segments)),
         "image_to_video": (lambda: tasks.image_to_video(image, "make it night", profile=p),
-                           lambda: raw.animate(raw.edit(image, "make it night", 0), 0, p.segments)),
+                           lambda: raw.animate(raw.edit(image, "make it night", 0), 0, p.image_to_video.segments)),
         "extend_video": (lambda: tasks.extend_video(video_a, profile=p, segments=1),
                          lambda: np.concatenate([video_a.frames,
                                                  raw.animate(video_a.last_frame, 0, 1)])),
@@ -120,7 +120,7 @@ def cases(p, raw, video_a, video_b, image):
         "connect_videos": (lambda: tasks.connect_videos(video_a, video_b, profile=p),
                            lambda: raw.connect(video_a.frames, video_b.frames, 0)),
         "simulate_digital_world": (lambda: tasks.simulate_digital_world("a castle on a hill", profile=p),
-                                   lambda: raw.animate(raw.text_to_image(styled, 0), 0, p.segments)),
+                                   lambda: raw.animate(raw.text_to_image(styled, 0), 0, p.image_to_video.segments)),
     }
 
 

@@ -81,10 +81,10 @@ def apply_adapters(pipe, field: str, profile) -> None:
     if agent["denoiser"] != denoiser_fingerprint(denoiser):
         raise CheckpointError(
             f"the adapters in '{folder}' were trained on profile '{meta['profile']}' for {agent['class']} "
-            f"'{agent['source']}', not for this profile's {field} '{getattr(profile, field).source}' (another "
+            f"'{agent['source']}', not for this profile's {field} '{profile.model(field).source}' (another "
             f"model or config); use them with get_profile('{meta['profile']}', adapters=...), or fine-tune this "
             f"profile's models")
-    dtype = getattr(profile, field).torch_dtype(profile)
+    dtype = profile.model(field).torch_dtype(profile)
     if agent["format"] == "full":
         denoiser.load_state_dict(load_file(folder / field / FORMATS["full"]))
     elif agent["format"] == "diffusers-lora":  # the pipelines' own LoRA loaders read diffusers' format

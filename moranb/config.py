@@ -11,6 +11,11 @@
 - `mini`: the same classes again, trained by moranb on the MoraMini world (`moranb.mini`, 16x16 frames) and shipped
   in the package: a CPU makes videos that follow their captions.
 
+A profile holds what is shared (device, dtype, frame size and fps, GPU memory options, limits, fine-tuned adapters,
+a plugin) and one small settings dataclass per agent role (`prompt`, `text_to_image`, `image_to_image`,
+`image_to_video`, `connection`, `judge`), each with the model(s) that role loads. Override either kind by name:
+`get_profile("tiny", width=64, image_to_video=dict(segments=2))`. A profile is one function here.
+
 A model is named by a Hugging Face id or a local directory; `moranb.models` loads both through one path.
 """
 
@@ -28,65 +33,121 @@ from .tiny import tiny_root
 
 
 @dataclass(frozen=True)
+class PromptSettings:
+    """The prompt agent (`moranb.agents.prompt`)."""
+
+    model: Model  # the local LLM (backend "transformers")
+    # "transformers" (local LLM), "openai" (an OpenAI-compatible endpoint, `Profile.openai_base_url`), "rule" (no
+    # model) or "plugin" (the profile's plugin module).
+    backend: str = "transformers"
+    openai_model: str = "llama3"
+    max_new_tokens: int = 120
+
+
+@dataclass(frozen=True)
+class TextToImageSettings:
+    """SDXL base + refiner (`moranb.agents.text_to_image`)."""
+
+    model: Model
+    refiner: Model | None
+    steps: int = 40
+    refiner_split: float = 0.8  # base denoises the first 80 %, the refiner the rest
+    guidance_scale: float = 5.0
+    # SDXL's VAE overflows in fp16, so diffusers decodes with it in float32 (its config's force_upcast): correct,
+    # and the paper's model. A VAE named here replaces it in the base and the refiner, e.g. the fp16-fixed
+    # Model("madebyollin/sdxl-vae-fp16-fix"), which decodes in fp16 (about half the decode's time and memory).
+    vae: Model | None = None
+
+
+@dataclass(frozen=True)
+class ImageToImageSettings:
+    """InstructPix2Pix (`moranb.agents.image_to_image`)."""
+
+    model: Model
+    steps: int = 20
+    guidance_scale: float = 7.5
+    image_guidance_scale: float = 1.5
+
+
+@dataclass(frozen=True)
+class ImageToVideoSettings:
+    """SVD (`moranb.agents.image_to_video`): a long video is `segments` segments of `frames_per_segment` frames."""
+
+    model: Model
+    frames_per_segment: int = 25
+    segments: int = 3
+    steps: int = 25
+    motion_bucket_id: int = 180
+    noise_aug_strength: float = 0.1
+    # Classifier-free guidance over the frames, rising from min to max (diffusers' SVD defaults).
+    min_guidance: float = 1.0
+    max_guidance: float = 3.0
+    # Frames SVD's temporal VAE decodes at once: its activations are the largest of any step (moranb plan, full:
+    # 13.5 GiB at 12 frames, 9.0 at 8), and 8 is what diffusers' SVD example uses. SVD's temporal VAE has no
+    # slicing or tiling: this is its memory setting.
+    decode_chunk_size: int = 8
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """LTX-Video conditioned on a first and a last frame (`moranb.agents.connection`); frames must be 8k+1."""
+
+    model: Model
+    frames: int = 17
+    steps: int = 40
+    guidance_scale: float = 3.0
+    prompt: str = "smooth transition"
+    size_multiple: int = 32  # sizes LTX-Video takes (its VAE's 32x downsampling)
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """The judges of data-free training (`moranb.agents.judge`): two multimodal LLMs, each picking the best of k
+    candidate videos. Backend "transformers" (local models), "openai" (an OpenAI-compatible server with a vision
+    model; the names it is asked for are `openai_models`) or "metrics" (no model: the offline metric matching the
+    criterion)."""
+
+    a: Model = Model("llava-hf/llava-onevision-qwen2-7b-ov-hf")
+    b: Model = Model("Qwen/Qwen2-VL-7B-Instruct", dtype="bfloat16")
+    backend: str = "transformers"
+    openai_models: tuple[str, str] = ("llava-onevision", "qwen2-vl")
+    max_new_tokens: int = 96  # {"best": N, "reason": "<one sentence>"} with room to spare
+
+
+ROLE_SETTINGS = {"prompt": PromptSettings, "text_to_image": TextToImageSettings, "image_to_image": ImageToImageSettings,
+                 "image_to_video": ImageToVideoSettings, "connection": ConnectionSettings, "judge": JudgeSettings}
+# Each model a profile names, by the name the agents, adapters, plans and error messages use for it: (the role's
+# settings, the field of them holding the model).
+MODELS = {"llm": ("prompt", "model"), "text_to_image": ("text_to_image", "model"),
+          "refiner": ("text_to_image", "refiner"), "sdxl_vae": ("text_to_image", "vae"),
+          "image_to_image": ("image_to_image", "model"), "image_to_video": ("image_to_video", "model"),
+          "connection": ("connection", "model"), "judge_a": ("judge", "a"), "judge_b": ("judge", "b")}
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     device: str
     dtype: str
-    # The agents' models.
-    llm: Model
-    text_to_image: Model
-    refiner: Model | None
-    image_to_image: Model
-    image_to_video: Model
-    connection: Model
+    # One settings dataclass per agent role, each with its model(s).
+    prompt: PromptSettings
+    text_to_image: TextToImageSettings
+    image_to_image: ImageToImageSettings
+    image_to_video: ImageToVideoSettings
+    connection: ConnectionSettings
+    judge: JudgeSettings = JudgeSettings()
     # A module the profile plugs into the agents and tasks, by name (the core imports no plugin): `mini`'s
-    # "moranb.mini.plugin" writes the prompt agent's captions (prompt_backend "plugin"), gives the image-to-video
+    # "moranb.mini.plugin" writes the prompt agent's captions (prompt backend "plugin"), gives the image-to-video
     # agent its motion buckets (its model takes the motion as its bucket) and the tasks the motion to animate with
     # (`motion_of`: the one the caption names, or the one its judge reads in a video). None: no plugin.
     plugin: str | None = None
     plugin_metrics: tuple[str, ...] = ()  # the metrics its plugin scores (`score(name, video, record)`)
-    # Prompt agent: "transformers" (local LLM), "openai" (an OpenAI-compatible endpoint), "rule" (no model) or
-    # "plugin" (the profile's plugin module).
-    prompt_backend: str = "transformers"
-    openai_base_url: str = "http://127.0.0.1:11434/v1"  # Ollama's default OpenAI-compatible endpoint
-    openai_model: str = "llama3"
-    llm_max_new_tokens: int = 120
-    # Judges (data-free training): two multimodal LLMs, each picking the best of k candidate videos. Backend
-    # "transformers" (local models), "openai" (an OpenAI-compatible server with a vision model; the names it is asked
-    # for are judge_openai_models) or "metrics" (no model: the offline metric matching the criterion).
-    judge_a: Model = Model("llava-hf/llava-onevision-qwen2-7b-ov-hf")
-    judge_b: Model = Model("Qwen/Qwen2-VL-7B-Instruct", dtype="bfloat16")
-    judge_backend: str = "transformers"
-    judge_openai_models: tuple[str, str] = ("llava-onevision", "qwen2-vl")
-    judge_max_new_tokens: int = 96  # {"best": N, "reason": "<one sentence>"} with room to spare
-    # Text-to-image (SDXL base + refiner).
+    # The OpenAI-compatible endpoint of the prompt agent's and the judges' "openai" backends (Ollama's default).
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    # What every generated frame shares.
     width: int = 1024
     height: int = 576
-    t2i_steps: int = 40
-    refiner_split: float = 0.8  # base denoises the first 80 %, the refiner the rest
-    t2i_guidance_scale: float = 5.0
-    # Image-to-image (InstructPix2Pix).
-    i2i_steps: int = 20
-    i2i_guidance_scale: float = 7.5
-    image_guidance_scale: float = 1.5
-    # Image-to-video (SVD): a long video is `segments` segments of `frames_per_segment` frames.
-    frames_per_segment: int = 25
-    segments: int = 3
-    i2v_steps: int = 25
-    motion_bucket_id: int = 180
-    noise_aug_strength: float = 0.1
-    # Classifier-free guidance over the frames, rising from min to max (diffusers' SVD defaults).
-    i2v_min_guidance: float = 1.0
-    i2v_max_guidance: float = 3.0
-    # Frames SVD's temporal VAE decodes at once: its activations are the largest of any step (moranb plan, full:
-    # 13.5 GiB at 12 frames, 9.0 at 8), and 8 is what diffusers' SVD example uses.
-    decode_chunk_size: int = 8
     fps: int = 7
-    # Connection (LTX-Video conditioned on a first and a last frame); frames must be 8k+1.
-    connection_frames: int = 17
-    connection_steps: int = 40
-    connection_guidance_scale: float = 3.0
-    connection_prompt: str = "smooth transition"
     # A progress bar over each pipeline's denoising steps (minutes per stage on a GPU; noise on the tiny profile).
     step_progress: bool = True
     # GPU memory and speed, each measured by benchmarks/bench_gpu.py (time, memory) and benchmarks/bench_options.py
@@ -94,7 +155,7 @@ class Profile:
     offload: str = "none"
     vae_slicing: bool = False  # the VAE decodes one image (or video) of a batch at a time
     vae_tiling: bool = False  # ... and in overlapping tiles (SDXL, InstructPix2Pix and LTX-Video; SVD's temporal
-    # VAE has no tiling: decode_chunk_size is its memory setting)
+    # VAE has no tiling: image_to_video.decode_chunk_size is its memory setting)
     compile: bool = False  # torch.compile of the denoisers (their repeated blocks, where the model names them)
     # First Block Cache (diffusers) on LTX-Video's transformer: a step whose first block's output changed less than
     # this (relative) reuses the previous step's other blocks. 0: off; diffusers suggests 0.05-0.2. The UNet agents
@@ -106,14 +167,9 @@ class Profile:
     max_pixels: int = 2048 * 2048
     # Sizes must be multiples of this (the VAE x UNet downsampling of every model in the profile).
     size_multiple: int = 8
-    connection_size_multiple: int = 32
     # Fine-tuned agents (moranb.train): the `adapters` folder a fine-tuning run wrote. Every task then runs the
     # trained agents (LoRA weights and modulation tokens); None: the models as published.
     adapters: str | None = None
-    # SDXL's VAE overflows in fp16, so diffusers decodes with it in float32 (its config's force_upcast): correct,
-    # and the paper's model. A VAE named here replaces it in the base and the refiner, e.g. the fp16-fixed
-    # Model("madebyollin/sdxl-vae-fp16-fix"), which decodes in fp16 (about half the decode's time and memory).
-    sdxl_vae: Model | None = None
 
     def __post_init__(self):
         if self.offload not in OFFLOAD:
@@ -126,6 +182,16 @@ class Profile:
     def offloads(self) -> bool:
         """Whether models leave the GPU between uses (on a CPU nothing is offloaded)."""
         return self.device != "cpu" and self.offload != "none"
+
+    def model(self, name: str) -> Model | None:
+        """The model the profile names `name` (a key of `MODELS`: "text_to_image", "refiner", "llm", "judge_a", ...)."""
+        role, field = MODELS[name]
+        return getattr(getattr(self, role), field)
+
+    def with_model(self, name: str, model: Model | None) -> "Profile":
+        """This profile with `model` as its model `name` (see `model`)."""
+        role, field = MODELS[name]
+        return self.replace(**{role: {field: model}})
 
     def plugin_module(self, needed_by: str | None = None):
         """The module named by `plugin`, imported; None where the profile names none (an error if `needed_by`, the
@@ -142,9 +208,20 @@ class Profile:
                              f"({exc}); fix the profile's plugin setting") from None
 
     def replace(self, **changes) -> "Profile":
+        """This profile with `changes`: shared settings by name (`width=64`), a role's settings as a dict of its
+        fields (`image_to_video=dict(segments=2)`) or whole (`image_to_video=ImageToVideoSettings(...)`)."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
-            raise InputError(f"unknown profile setting(s) {sorted(unknown)}; see moranb.config.Profile for the names")
+            raise InputError(f"unknown profile setting(s) {sorted(unknown)}; see moranb.config.Profile for the names "
+                             f"(a role's settings go in a dict: image_to_video=dict(segments=2))")
+        for role, value in changes.items():
+            if role in ROLE_SETTINGS and isinstance(value, dict):
+                settings = ROLE_SETTINGS[role]
+                wrong = set(value) - {f.name for f in dataclasses.fields(settings)}
+                if wrong:
+                    raise InputError(f"unknown {role} setting(s) {sorted(wrong)}; see moranb.config."
+                                     f"{settings.__name__} for the names")
+                changes[role] = dataclasses.replace(getattr(self, role), **value)
         return dataclasses.replace(self, **changes)
 
 
@@ -153,26 +230,26 @@ def full_profile() -> Profile:
         name="full",
         device="cuda",
         dtype="float16",
-        llm=Model("meta-llama/Meta-Llama-3-8B-Instruct"),
-        text_to_image=Model("stabilityai/stable-diffusion-xl-base-1.0", variant="fp16"),
-        refiner=Model("stabilityai/stable-diffusion-xl-refiner-1.0", variant="fp16"),
-        image_to_image=Model("timbrooks/instruct-pix2pix"),
-        image_to_video=Model("stabilityai/stable-video-diffusion-img2vid-xt", variant="fp16"),
+        prompt=PromptSettings(Model("meta-llama/Meta-Llama-3-8B-Instruct")),
+        text_to_image=TextToImageSettings(
+            Model("stabilityai/stable-diffusion-xl-base-1.0", variant="fp16"),
+            refiner=Model("stabilityai/stable-diffusion-xl-refiner-1.0", variant="fp16")),
+        image_to_image=ImageToImageSettings(Model("timbrooks/instruct-pix2pix")),
+        image_to_video=ImageToVideoSettings(Model("stabilityai/stable-video-diffusion-img2vid-xt", variant="fp16")),
         # LTX-Video and its T5-XXL text encoder are meant for bf16 (T5 overflows in fp16).
-        connection=Model("Lightricks/LTX-Video-0.9.5", dtype="bfloat16"),
+        connection=ConnectionSettings(Model("Lightricks/LTX-Video-0.9.5", dtype="bfloat16")),
     )
 
 
 def lowvram_profile() -> Profile:
     return full_profile().replace(
         name="lowvram",
-        llm=Model("Qwen/Qwen2.5-1.5B-Instruct"),
+        prompt=dict(model=Model("Qwen/Qwen2.5-1.5B-Instruct")),
         # The small siblings; fp16 for both, as a T4 has no bf16.
-        judge_a=Model("llava-hf/llava-onevision-qwen2-0.5b-ov-hf"),
-        judge_b=Model("Qwen/Qwen2-VL-2B-Instruct"),
+        judge=dict(a=Model("llava-hf/llava-onevision-qwen2-0.5b-ov-hf"), b=Model("Qwen/Qwen2-VL-2B-Instruct")),
         offload="model",
         vae_slicing=True,
-        decode_chunk_size=2,
+        image_to_video=dict(decode_chunk_size=2),
     )
 
 
@@ -183,33 +260,22 @@ def tiny_profile(root: str | os.PathLike | None = None) -> Profile:
         name="tiny",
         device="cpu",
         dtype="float32",
-        llm=Model(str(root / "llm")),
-        text_to_image=Model(str(root / "sdxl-base")),
-        refiner=Model(str(root / "sdxl-refiner")),
-        image_to_image=Model(str(root / "instruct-pix2pix")),
-        image_to_video=Model(str(root / "svd-xt")),
-        connection=Model(str(root / "ltx-video")),
         # A random-weight LLM writes noise; the rule-based enhancer keeps tiny prompts readable. The tiny LLM is
-        # still built and runs with prompt_backend="transformers".
-        prompt_backend="rule",
-        llm_max_new_tokens=16,
+        # still built and runs with backend "transformers".
+        prompt=PromptSettings(Model(str(root / "llm")), backend="rule", max_new_tokens=16),
+        text_to_image=TextToImageSettings(Model(str(root / "sdxl-base")), refiner=Model(str(root / "sdxl-refiner")),
+                                          steps=4),
+        image_to_image=ImageToImageSettings(Model(str(root / "instruct-pix2pix")), steps=3),
+        image_to_video=ImageToVideoSettings(Model(str(root / "svd-xt")), frames_per_segment=8, segments=3, steps=3,
+                                            decode_chunk_size=4),
+        connection=ConnectionSettings(Model(str(root / "ltx-video")), frames=9, steps=3),
         # Likewise random-weight judges answer noise (every answer an abstention); the metrics judge picks for real.
-        # The tiny judges still build and run with judge_backend="transformers".
-        judge_a=Model(str(root / "llava-onevision")),
-        judge_b=Model(str(root / "qwen2-vl")),
-        judge_backend="metrics",
-        judge_max_new_tokens=16,
+        # The tiny judges still build and run with backend "transformers".
+        judge=JudgeSettings(a=Model(str(root / "llava-onevision")), b=Model(str(root / "qwen2-vl")), backend="metrics",
+                            max_new_tokens=16),
         width=96,
         height=64,
-        t2i_steps=4,
-        i2i_steps=3,
-        frames_per_segment=8,
-        segments=3,
-        i2v_steps=3,
-        decode_chunk_size=4,
         fps=8,
-        connection_frames=9,
-        connection_steps=3,
         step_progress=False,
     )
 
@@ -223,31 +289,22 @@ def mini_profile() -> Profile:
 
     Text-to-image (SDXL's pipeline, no refiner), image-to-video (SVD's, the motion as its motion bucket) and
     image-to-image (InstructPix2Pix's) are trained; the prompt agent writes captions in the world's grammar
-    (backend "mini"). The connection agent is the tiny profile's random-weight LTX-Video: not trained for the
+    (its plugin, `moranb.mini.plugin`). The connection agent is the tiny profile's random-weight LTX-Video: not trained for the
     world yet, so its transitions are noise. Every agent loads through `from_pretrained` like any other profile.
     """
     return tiny_profile().replace(
         name="mini",
-        text_to_image=Model(str(MINI_WEIGHTS / "text_to_image")),
-        refiner=None,
-        image_to_image=Model(str(MINI_WEIGHTS / "image_to_image")),
-        image_to_video=Model(str(MINI_WEIGHTS / "image_to_video")),
         plugin="moranb.mini.plugin",
         plugin_metrics=("mini_judge",),
-        prompt_backend="plugin",
+        prompt=dict(backend="plugin"),
+        text_to_image=dict(model=Model(str(MINI_WEIGHTS / "text_to_image")), refiner=None, steps=25,
+                           guidance_scale=2.0),
+        image_to_image=dict(model=Model(str(MINI_WEIGHTS / "image_to_image")), steps=25, guidance_scale=3.0,
+                            image_guidance_scale=1.5),
+        image_to_video=dict(model=Model(str(MINI_WEIGHTS / "image_to_video")), frames_per_segment=8, segments=2,
+                            steps=12, noise_aug_strength=0.02, max_guidance=1.0, decode_chunk_size=8),
         width=16,
         height=16,
-        t2i_steps=25,
-        t2i_guidance_scale=2.0,
-        i2i_steps=25,
-        i2i_guidance_scale=3.0,
-        image_guidance_scale=1.5,
-        frames_per_segment=8,
-        segments=2,
-        i2v_steps=12,
-        noise_aug_strength=0.02,
-        i2v_max_guidance=1.0,
-        decode_chunk_size=8,
         fps=8,
     )
 

@@ -105,9 +105,9 @@ def count(p: Part) -> int:
 class Stage:
     """One step of an agent on the GPU: which models it needs there, and the activations it holds at its peak."""
 
-    field: str  # the profile field of the agent ("text_to_image", "refiner", ...)
+    field: str  # the profile's name of the agent's model ("text_to_image", "refiner", ...)
     label: str
-    models: tuple  # (profile field, component) pairs whose weights this step needs on the GPU
+    models: tuple  # (model name, component) pairs whose weights this step needs on the GPU
     activation_bytes: int = 0
     upcast: bool = False  # run in float32 although the profile says fp16 (diffusers' VAE force_upcast)
 
@@ -219,4 +219,4 @@ def meta(*shape, dtype=None):
 
 
 def dtype_of(profile, field: str):
-    return getattr(profile, field).torch_dtype(profile)
+    return profile.model(field).torch_dtype(profile)

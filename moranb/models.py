@@ -102,15 +102,16 @@ def _not_available(model: Model, field: str, exc: Exception, fix: str | None = N
 
 
 def _profile_fix(field: str, model_args: str) -> str:
-    """The Python that points a profile's `field` at another model (valid Python: `field` is a Profile field)."""
-    return f"get_profile('full', {field}=Model({model_args}))"
+    """The Python that points a profile's model `field` at another model (valid Python: `field` is a name of
+    `moranb.config.MODELS`)."""
+    return f"get_profile('full').with_model('{field}', Model({model_args}))"
 
 
 def from_pretrained(cls, model: Model, field: str, fix: str | None = None, tiny_builds: TinyBuilds | None = None,
                     **kwargs):
     """`cls.from_pretrained(model.source, ...)`, with the user-facing error when a hub id cannot be had.
 
-    `field` is the profile field naming the model; a model that is no profile field (the evaluation's) passes `fix`,
+    `field` is the name of the model in the profile (`moranb.config.MODELS`); a model no profile names (the evaluation's) passes `fix`,
     the Python that points it elsewhere, for the error message. Models and pipelines are loaded with
     `use_safetensors=True` unless `model.allow_pickle` (tokenizers and processors hold no weights and take no such
     option). `tiny_builds`: the agent's tiny models by folder name (its role's home, `moranb.agents.<role>.tiny`); a

@@ -37,14 +37,14 @@ DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4}
 ACTIVATION_MARGIN = 1.2  # activations x this ...
 OVERHEAD_GIB = 1.0  # ... + this: CUDA context, library workspaces, allocator slack
 
-# The components each agent loads, by the profile field naming its model (each role's home says which).
+# The components each agent loads, by the name of its model in the profile (moranb.config.MODELS) (each role's home says which).
 COMPONENTS = {field: parts for role in ROLES.values() for field, parts in role.components.items()}
 JUDGES = tuple(ROLES["judge"].components)  # judge_a, judge_b
 
 
 @dataclass
 class ModelMemory:
-    field: str  # the profile field naming the model
+    field: str  # the name of the model in the profile (moranb.config.MODELS)
     source: str
     component: str
     about: str
@@ -134,11 +134,11 @@ def plan(profile: str | Profile = "lowvram", gpu_gb: float = 16.0, bf16: bool = 
     offload = profile.offload if profile.device != "cpu" else "none"
     models = []
     for agent, components in COMPONENTS.items():
-        if agent == "llm" and profile.prompt_backend != "transformers":
+        if agent == "llm" and profile.prompt.backend != "transformers":
             continue
-        if agent in JUDGES and profile.judge_backend != "transformers":
+        if agent in JUDGES and profile.judge.backend != "transformers":
             continue
-        model = getattr(profile, agent)
+        model = profile.model(agent)
         if model is None:  # no refiner
             continue
         dtype = model.dtype or profile.dtype

@@ -84,7 +84,7 @@ def _run(profile, agent: str) -> tuple[list[str], list[Stage]]:
 
     profile = get_profile(profile)
     settings = tuple(getattr(profile, name) for name in _READS[agent])
-    models = [getattr(profile, name) for name in ("text_to_image", "refiner", "image_to_image", "image_to_video",
+    models = [profile.model(name) for name in ("text_to_image", "refiner", "image_to_image", "image_to_video",
                                                    "connection")]
     # The architectures as the roles' homes hold them now (a test may swap one in).
     key = (agent, settings, repr([role.architectures.get(m.source) for role in ROLES.values() for m in models

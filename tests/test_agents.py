@@ -26,7 +26,7 @@ def test_text_to_image_is_seeded(tiny, first_frame):
 
 
 def test_text_to_image_without_refiner(tiny):
-    image = TextToImageAgent(tiny.replace(refiner=None))("a fox", seed=0, width=64, height=64)
+    image = TextToImageAgent(tiny.with_model("refiner", None))("a fox", seed=0, width=64, height=64)
     assert image.size == (64, 64)
 
 
@@ -75,7 +75,7 @@ def test_segmented_video_joins_once_and_derives_its_conditioning():
 def test_connection_fills_the_frames_between(tiny, first_frame):
     end = Image.fromarray(255 - np.asarray(first_frame))
     transition = ConnectionAgent(tiny)(first_frame, end, seed=0)
-    assert transition.frames.shape == (tiny.connection_frames - 2, tiny.height, tiny.width, 3)
+    assert transition.frames.shape == (tiny.connection.frames - 2, tiny.height, tiny.width, 3)
     with pytest.raises(InputError, match="8k\\+1"):
         ConnectionAgent(tiny)(first_frame, end, num_frames=10)
     with pytest.raises(ResolutionError, match="multiples of 32"):

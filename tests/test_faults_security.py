@@ -99,8 +99,8 @@ def test_models_are_asked_for_safetensors_and_tokenizers_are_not(tiny, monkeypat
             return real(klass, source, **kwargs)
 
         monkeypatch.setattr(cls, "from_pretrained", classmethod(spy))
-    models.from_pretrained(AutoTokenizer, tiny.llm, "llm")
-    models.from_pretrained(AutoModelForCausalLM, tiny.llm, "llm")  # the tiny models (save_pretrained) still load
+    models.from_pretrained(AutoTokenizer, tiny.prompt.model, "llm")
+    models.from_pretrained(AutoModelForCausalLM, tiny.prompt.model, "llm")  # the tiny models (save_pretrained) still load
     assert seen["AutoModelForCausalLM"].get("use_safetensors") is True
     assert "use_safetensors" not in seen["AutoTokenizer"]
 

@@ -43,13 +43,13 @@ def test_ten_criteria_with_one_sentence_each():
 
 def test_profiles_name_the_papers_judges(tiny):
     full, low = full_profile(), lowvram_profile()
-    assert full.judge_a.source == "llava-hf/llava-onevision-qwen2-7b-ov-hf"
-    assert full.judge_b.source == "Qwen/Qwen2-VL-7B-Instruct"
-    assert low.judge_a.source == "llava-hf/llava-onevision-qwen2-0.5b-ov-hf"
-    assert low.judge_b.source == "Qwen/Qwen2-VL-2B-Instruct"
-    assert full.judge_backend == low.judge_backend == "transformers"
-    assert tiny.judge_backend == "metrics" and Path(tiny.judge_a.source).name == "llava-onevision"
-    assert full.judge_openai_models == ("llava-onevision", "qwen2-vl")
+    assert full.judge.a.source == "llava-hf/llava-onevision-qwen2-7b-ov-hf"
+    assert full.judge.b.source == "Qwen/Qwen2-VL-7B-Instruct"
+    assert low.judge.a.source == "llava-hf/llava-onevision-qwen2-0.5b-ov-hf"
+    assert low.judge.b.source == "Qwen/Qwen2-VL-2B-Instruct"
+    assert full.judge.backend == low.judge.backend == "transformers"
+    assert tiny.judge.backend == "metrics" and Path(tiny.judge.a.source).name == "llava-onevision"
+    assert full.judge.openai_models == ("llava-onevision", "qwen2-vl")
 
 
 # -- the transformers backend on the tiny VLMs ------------------------------------------------------------------------
@@ -69,11 +69,11 @@ def test_tiny_vlms_are_the_real_classes_loaded_through_from_pretrained(tiny, mon
 
     monkeypatch.setattr(models, "from_pretrained", spy)
     for field, (model_cls, processor_cls) in REAL_CLASSES.items():
-        config = json.loads((Path(getattr(tiny, field).source) / "config.json").read_text())
+        config = json.loads((Path(tiny.model(field).source) / "config.json").read_text())
         assert config["architectures"] == [model_cls]
-        processor, vlm = models.load_vlm(getattr(tiny, field), tiny, field)
+        processor, vlm = models.load_vlm(tiny.model(field), tiny, field)
         assert (type(vlm).__name__, type(processor).__name__) == (model_cls, processor_cls)
-        assert models.load_vlm(getattr(tiny, field), tiny, field)[1] is vlm  # one copy per process
+        assert models.load_vlm(tiny.model(field), tiny, field)[1] is vlm  # one copy per process
     assert calls == [("AutoProcessor", "judge_a"), ("AutoModelForImageTextToText", "judge_a"),
                      ("AutoProcessor", "judge_b"), ("AutoModelForImageTextToText", "judge_b")]
 
@@ -99,12 +99,12 @@ def _spy_generate(monkeypatch, vlm, answer=None, tokenizer=None):
 @pytest.mark.parametrize("which", ["a", "b"])
 def test_transformers_judge_sees_one_image_per_candidate_and_abstains_on_noise(tiny, monkeypatch, which):
     judge = Judge(tiny, which, backend="transformers")
-    processor, vlm = models.load_vlm(getattr(tiny, judge.field), tiny, judge.field)
+    processor, vlm = models.load_vlm(tiny.model(judge.field), tiny, judge.field)
     seen = _spy_generate(monkeypatch, vlm)
     result = judge("a white square gliding right", CANDIDATES, "motion_smoothness")
 
     assert isinstance(result, Judgement) and (result.backend, result.criterion) == ("transformers", "motion_smoothness")
-    assert result.judge == Path(getattr(tiny, judge.field).source).name
+    assert result.judge == Path(tiny.model(judge.field).source).name
     assert result.raw and result.abstained and "abstained" in result.reason  # a random-weight model answers noise
     json.dumps(asdict(result))
     image_tokens = int((seen["input_ids"] == processor.image_token_id).sum())
@@ -121,7 +121,7 @@ def test_transformers_judge_sees_one_image_per_candidate_and_abstains_on_noise(t
 @pytest.mark.parametrize("which", ["a", "b"])
 def test_transformers_judge_reads_a_clear_answer(tiny, monkeypatch, which):
     judge = Judge(tiny, which, backend="transformers")
-    processor, vlm = models.load_vlm(getattr(tiny, judge.field), tiny, judge.field)
+    processor, vlm = models.load_vlm(tiny.model(judge.field), tiny, judge.field)
     answer = '{"best": 2, "reason": "the square glides without jumps"}'
     _spy_generate(monkeypatch, vlm, answer, processor.tokenizer)
     result = judge("a white square gliding right", CANDIDATES, "motion_smoothness")
@@ -183,7 +183,7 @@ def test_openai_judge_sends_one_data_url_per_candidate_and_the_key(tiny, monkeyp
     assert request["path"] == "/v1/chat/completions"
     assert request["headers"]["Authorization"] == "Bearer sk-test"
     body = json.loads(request["body"])
-    assert body["model"] == "qwen2-vl" and body["max_tokens"] == tiny.judge_max_new_tokens
+    assert body["model"] == "qwen2-vl" and body["max_tokens"] == tiny.judge.max_new_tokens
     parts = body["messages"][0]["content"]
     images = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
     assert len(images) == 3 and all(u.startswith("data:image/png;base64,") for u in images)
@@ -275,6 +275,6 @@ def test_bad_input_is_a_one_line_error(tiny, call, match):
 def test_a_missing_judge_model_names_the_field(tiny):
     from moranb.errors import ModelNotAvailableError
 
-    profile = tiny.replace(judge_b=Model("/nonexistent/qwen2-vl"))
+    profile = tiny.with_model("judge_b", Model("/nonexistent/qwen2-vl"))
     with pytest.raises(ModelNotAvailableError, match="/nonexistent/qwen2-vl.*'judge_b'"):
         Judge(profile, "b", backend="transformers")("a fox", CANDIDATES, "imaging_quality")

@@ -102,7 +102,7 @@ def test_motion_comes_from_the_caption_or_the_video():
     assert motion_of(tiny, "a red circle moving up on a blue background") is None
     assert ImageToVideoAgent(mini).motion_bucket("down") == MOTION_BUCKETS["down"]
     assert ImageToVideoAgent(mini).motion_bucket(None) == MOTION_BUCKETS["still"]
-    assert ImageToVideoAgent(tiny).motion_bucket("down") == tiny.motion_bucket_id
+    assert ImageToVideoAgent(tiny).motion_bucket("down") == tiny.image_to_video.motion_bucket_id
 
 
 # -- the shipped video and edit models -------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def test_every_agent_loads_through_from_pretrained(tiny, monkeypatch):
         ("StableVideoDiffusionPipeline", "image_to_video"), ("LTXConditionPipeline", "connection"),
         ("AutoTokenizer", "llm"), ("AutoModelForCausalLM", "llm"),
     }
-    assert all(source.startswith(str(tiny.text_to_image.source).rsplit("/", 1)[0]) for _, source, _ in calls)
+    assert all(source.startswith(str(tiny.text_to_image.model.source).rsplit("/", 1)[0]) for _, source, _ in calls)
 
 
 def test_a_model_is_loaded_once_per_process(tiny, monkeypatch):
@@ -60,13 +60,14 @@ def test_a_gpu_profile_without_a_gpu_fails_before_loading(tiny, monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(models, "from_pretrained", lambda *a, **k: pytest.fail("loaded before the device check"))
-    gpu = tiny.replace(name="full", device="cuda", dtype="float16", image_to_video=Model(tiny.image_to_video.source + "/"))
+    gpu = tiny.replace(name="full", device="cuda", dtype="float16",
+                       image_to_video=dict(model=Model(tiny.image_to_video.model.source + "/")))
     with pytest.raises(DeviceError, match="no.*use profile 'tiny'|has none; use profile 'tiny'"):
         ImageToVideoAgent(gpu).pipe
 
 
 def test_missing_local_directory_is_named(tiny):
-    profile = tiny.replace(image_to_video=Model("/nonexistent/svd"))
+    profile = tiny.with_model("image_to_video", Model("/nonexistent/svd"))
     with pytest.raises(ModelNotAvailableError, match="/nonexistent/svd.*does not exist"):
         ImageToVideoAgent(profile).pipe
 

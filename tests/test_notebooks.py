@@ -72,10 +72,10 @@ def test_reproduce_runs_every_notebook_and_records_results(suite, tiny):
         assert run["profile"]["name"] == "tiny" and run["seed"] == 0
         assert (suite / name / "frame_strip.png").exists()
         assert not {"frames", "files", "seed", "profile", "decisions"} & set(records[name])  # said once, in the run
-    per = tiny.frames_per_segment
+    per = tiny.image_to_video.frames_per_segment
     frames = {name: run["video"]["frames"] for name, run in runs.items()}
     assert frames["00_quickstart"] == 2 * per
-    assert frames["01_text_to_video"] == tiny.segments * per
+    assert frames["01_text_to_video"] == tiny.image_to_video.segments * per
     assert records["01_text_to_video"]["stage_by_stage_identical"] is True
     assert all(d["decision"] == "approve" for run in runs.values() for d in run["review"])
     assert frames["03_extend_video"] == records["03_extend_video"]["input_frames"] + 2 * per

@@ -44,7 +44,7 @@ def test_every_profile_model_has_an_architecture():
         profile = get_profile(name)
         for field, components in COMPONENTS.items():
             for component in components:
-                assert realsize.part(getattr(profile, field).source, component).config
+                assert realsize.part(profile.model(field).source, component).config
 
 
 def test_unknown_model_is_one_line():

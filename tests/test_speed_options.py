@@ -79,11 +79,11 @@ def two_block_ltx(tiny, tmp_path):
     from diffusers import LTXVideoTransformer3DModel
 
     folder = tmp_path / "ltx-2"
-    shutil.copytree(tiny.connection.source, folder)
+    shutil.copytree(tiny.connection.model.source, folder)
     config = dict(LTXVideoTransformer3DModel.load_config(folder / "transformer"), num_layers=2)
     torch.manual_seed(0)
     LTXVideoTransformer3DModel.from_config(config).save_pretrained(folder / "transformer")
-    return tiny.replace(connection=Model(str(folder)), connection_steps=6)
+    return tiny.replace(connection=dict(model=Model(str(folder)), steps=6))
 
 
 def test_first_block_cache_skips_blocks_and_resets_between_calls(tiny, tmp_path, monkeypatch):
@@ -122,9 +122,9 @@ def test_compile_wraps_the_denoisers_repeated_blocks(tiny):
 def test_sdxl_vae_replaces_the_base_and_refiner_vae(tiny):
     plain = np.asarray(TextToImageAgent(tiny)(PROMPT, seed=4))
     models.clear()
-    p = tiny.replace(sdxl_vae=Model(str(tiny.text_to_image.source) + "/vae"))  # the same weights, loaded apart
+    p = tiny.replace(text_to_image=dict(vae=Model(str(tiny.text_to_image.model.source) + "/vae")))  # the same weights, loaded apart
     agent = TextToImageAgent(p)
-    assert agent.pipe.vae is models.load_model(type(agent.pipe.vae), p.sdxl_vae, p, "sdxl_vae")
+    assert agent.pipe.vae is models.load_model(type(agent.pipe.vae), p.text_to_image.vae, p, "sdxl_vae")
     assert agent.refiner.vae is agent.pipe.vae
     assert np.array_equal(np.asarray(agent(PROMPT, seed=4)), plain)
 
@@ -132,11 +132,11 @@ def test_sdxl_vae_replaces_the_base_and_refiner_vae(tiny):
 def test_bf16_falls_back_to_float32_on_a_gpu_without_it(monkeypatch):
     from moranb import models
 
-    full, ltx = get_profile("full"), get_profile("full").connection
+    full, ltx = get_profile("full"), get_profile("full").connection.model
     assert ltx.torch_dtype(full) == torch.bfloat16
     monkeypatch.setattr(models, "bf16_supported", lambda: False)
     assert ltx.torch_dtype(full) == torch.float32
-    assert full.text_to_image.torch_dtype(full) == torch.float16  # fp16 models are untouched
+    assert full.text_to_image.model.torch_dtype(full) == torch.float16  # fp16 models are untouched
     assert ltx.torch_dtype(full.replace(device="cpu", dtype="float32")) == torch.bfloat16  # on a CPU: as asked
 
 

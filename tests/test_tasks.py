@@ -45,7 +45,7 @@ def test_extend_an_odd_sized_video_keeps_its_size(tiny, source):
 def test_connect_starts_with_a_and_ends_with_b(tiny, source, other):
     out = tasks.connect_videos(source.video, other.video, profile=tiny, seed=0)
     a, b = source.video, other.video
-    transition = tiny.connection_frames - 2
+    transition = tiny.connection.frames - 2
     assert out.video.num_frames == a.num_frames + transition + b.num_frames
     assert np.array_equal(out.video.frames[: a.num_frames], a.frames)
     assert np.array_equal(out.video.frames[-b.num_frames :], b.frames)
@@ -57,7 +57,7 @@ def test_connect_brings_b_to_a_and_records_it(tiny, source, other):
     out = tasks.connect_videos(source.video, b, profile=tiny, seed=0)
     assert out.video.size == source.video.size and out.video.fps == source.video.fps
     assert set(out.notes) == {"video_b_size", "video_b_fps"}
-    assert out.video.num_frames == source.video.num_frames + (tiny.connection_frames - 2) + 2 * b.num_frames
+    assert out.video.num_frames == source.video.num_frames + (tiny.connection.frames - 2) + 2 * b.num_frames
 
 
 def test_edit_animates_the_image_to_image_output(tiny, source, monkeypatch):

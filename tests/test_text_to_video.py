@@ -19,8 +19,8 @@ def run(tmp_path_factory, tiny):
 
 
 def test_video_has_segments_times_frames(run, tiny):
-    assert run.video.num_frames == tiny.segments * tiny.frames_per_segment
-    assert len(run.segments) == tiny.segments
+    assert run.video.num_frames == tiny.image_to_video.segments * tiny.image_to_video.frames_per_segment
+    assert len(run.segments) == tiny.image_to_video.segments
     assert run.video.size == (tiny.width, tiny.height)
 
 

@@ -40,7 +40,7 @@ def data_dir(tiny, tmp_path_factory):
     root = tmp_path_factory.mktemp("train-data")
     judges = [scripted("A", [0, 1, 0]), scripted("B", [0, 1, 1])]
     result = data.synthesize_round(root, round=1, profile=tiny, prompts=3, judges=judges, segments=1,
-                                   frames_per_segment=tiny.connection_frames, candidates=2, progress=False)
+                                   frames_per_segment=tiny.connection.frames, candidates=2, progress=False)
     data.resolve_queue(result.dir, policy="judge_a")
     return root
 
@@ -187,7 +187,7 @@ def test_bad_datasets_and_foreign_checkpoints_say_what_to_do(tiny, data_dir, dat
     with pytest.raises(CheckpointError, match="lr 1e-05 -> 0.001.*another out folder"):
         finetune(dataset, tiny, out, lr=1e-3, **QUICK)
     # The tiny SDXL adapters in a profile whose text-to-image model is another network.
-    other = get_profile(tiny, adapters=str(trained.adapters), text_to_image=tiny.refiner)
+    other = get_profile(tiny, adapters=str(trained.adapters), text_to_image=dict(model=tiny.text_to_image.refiner))
     with pytest.raises(CheckpointError, match="not for this profile's text_to_image"):
         TextToImageAgent(other).pipe
 

@@ -24,7 +24,7 @@ from .text_to_image import TextToImageAgent
 
 ROLES: dict[str, Role] = {home.ROLE.name: home.ROLE for home in (prompt, text_to_image, image_to_image,
                                                                  image_to_video, connection, judge)}
-# The agents the data-free dataset can fine-tune, by the profile field naming each one's model.
+# The agents the data-free dataset can fine-tune, by the name of each one's model in the profile.
 TRAINERS = {role.name: role.trainer for role in ROLES.values() if role.trainer is not None}
 TINY_MODELS = {name: build for role in ROLES.values() for name, build in role.tiny.items()}
 

@@ -10,7 +10,7 @@ from typing import Callable
 @dataclass(frozen=True)
 class Role:
     name: str
-    # The profile fields naming this role's models, each with the components its agent loads onto the GPU (the
+    # The names of this role's models in a profile (moranb.config.MODELS), each with the components its agent loads onto the GPU (the
     # SDXL refiner takes the base's text encoder 2 and VAE, so only its UNet).
     components: dict[str, tuple[str, ...]]
     # Its tiny models: folder name under moranb.tiny.tiny_root() -> the function that builds it there.
@@ -18,8 +18,8 @@ class Role:
     # Its real models' published architectures: hub id -> component -> moranb.metadevice.Part (with the real
     # checkpoint's parameter count, where known).
     architectures: dict = field(default_factory=dict)
-    # The wiring check at real size (profile -> lines), and the profile settings it reads (a measurement is reused
-    # while they stay the same).
+    # The wiring check at real size (profile -> lines), and the profile settings it reads, shared ones and the
+    # role's (a measurement is reused while they stay the same).
     check: Callable | None = None
     reads: tuple[str, ...] = ()
     # Its fine-tuning (moranb.agents.training.AgentTrainer), where the data-free dataset can train it.

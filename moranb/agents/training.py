@@ -23,7 +23,7 @@ def pixels(frames: np.ndarray) -> torch.Tensor:
 
 
 class AgentTrainer:
-    field: str  # the profile field naming the agent's model
+    field: str  # the name of the agent's model in the profile (moranb.config.MODELS)
     pipeline_class: str
     denoiser_name = "unet"  # the pipeline component that is trained
     lora_format = "diffusers-lora"  # how its LoRA is stored (moranb.adapters.FORMATS): the pipeline's own loader
@@ -34,7 +34,7 @@ class AgentTrainer:
         import diffusers
 
         self.profile, self.device, self.dtype = profile, device, dtype
-        model = getattr(profile, self.field)
+        model = profile.model(self.field)
         # Not models.load: training changes the denoiser, which must not leak into the process's cached pipelines.
         self.pipe = models.from_pretrained(getattr(diffusers, self.pipeline_class), model, self.field,
                                            tiny_builds=self.tiny_builds, dtype=dtype)
@@ -60,4 +60,4 @@ class AgentTrainer:
 
     @property
     def source(self) -> str:
-        return getattr(self.profile, self.field).source
+        return self.profile.model(self.field).source

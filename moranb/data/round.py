@@ -172,6 +172,6 @@ def round_prompts(data_dir, round: int = 1, profile: "str | Profile" = "tiny", s
         if old.exists():
             earlier += json.loads(old.read_text(encoding="utf-8"))["prompts"]
     written = PromptAgent(profile).write_prompts(count, seed=seed * 1000 + round, avoid=earlier)
-    write_json(path, {"round": round, "count": count, "seed": seed, "backend": profile.prompt_backend,
+    write_json(path, {"round": round, "count": count, "seed": seed, "backend": profile.prompt.backend,
                       "prompts": written})
     return written

@@ -36,14 +36,14 @@ from .world import FPS, FRAMES, SIZE, parse_caption, random_attributes, random_c
 
 # The sampler settings and the shipped pipeline folders are the `mini` profile's (`moranb.config.mini_profile`).
 MINI = get_profile("mini")
-STEPS, GUIDANCE = MINI.t2i_steps, MINI.t2i_guidance_scale
+STEPS, GUIDANCE = MINI.text_to_image.steps, MINI.text_to_image.guidance_scale
 # image-to-video: Euler steps, noise augmentation of the conditioning frame, guidance (min and max: one value, 1.0)
-VIDEO_STEPS, NOISE_AUG = MINI.i2v_steps, MINI.noise_aug_strength
-VIDEO_GUIDANCE = (MINI.i2v_min_guidance, MINI.i2v_max_guidance)
-EDIT_STEPS, EDIT_GUIDANCE, EDIT_IMAGE_GUIDANCE = MINI.i2i_steps, MINI.i2i_guidance_scale, MINI.image_guidance_scale
-SHIPPED = Path(MINI.text_to_image.source)  # the pipeline folders shipped in the package (moranb.config.MINI_WEIGHTS)
-SHIPPED_VIDEO = Path(MINI.image_to_video.source)
-SHIPPED_EDIT = Path(MINI.image_to_image.source)
+VIDEO_STEPS, NOISE_AUG = MINI.image_to_video.steps, MINI.image_to_video.noise_aug_strength
+VIDEO_GUIDANCE = (MINI.image_to_video.min_guidance, MINI.image_to_video.max_guidance)
+EDIT_STEPS, EDIT_GUIDANCE, EDIT_IMAGE_GUIDANCE = MINI.image_to_image.steps, MINI.image_to_image.guidance_scale, MINI.image_to_image.image_guidance_scale
+SHIPPED = Path(MINI.text_to_image.model.source)  # the pipeline folders shipped in the package (moranb.config.MINI_WEIGHTS)
+SHIPPED_VIDEO = Path(MINI.image_to_video.model.source)
+SHIPPED_EDIT = Path(MINI.image_to_image.model.source)
 HASH_SEEDS = (0, 1, 2, 3)
 # The profile field each shipped pipeline class is (named in a loading error).
 FIELDS = {"StableDiffusionXLPipeline": "text_to_image", "StableVideoDiffusionPipeline": "image_to_video",

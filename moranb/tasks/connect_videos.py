@@ -29,16 +29,16 @@ def connect_videos(a, b, profile: "str | Profile" = "tiny", seed: int = 0, out_d
         notes["video_b_fps"] = f"resampled from {b.fps} to A's {a.fps} fps ({b.num_frames} frames -> " \
                                f"{b.resampled(a.fps).num_frames})"
         b = b.resampled(a.fps)
-    size = nearest_size(a.width, a.height, profile.connection_size_multiple)
+    size = nearest_size(a.width, a.height, profile.connection.size_multiple)
     if size != a.size:
         notes["transition_size"] = f"made at {size[0]}x{size[1]} (multiples of " \
-                                   f"{profile.connection_size_multiple}) and resized to {a.width}x{a.height}"
+                                   f"{profile.connection.size_multiple}) and resized to {a.width}x{a.height}"
     run = Run("connect_videos", profile, seed, out_dir=out_dir, review=review, inputs={
-        "video_a": a, "video_b": b, "prompt": prompt or profile.connection_prompt})
+        "video_a": a, "video_b": b, "prompt": prompt or profile.connection.prompt})
 
     transition = run.stage("connection", lambda s: ConnectionAgent(profile)(
         a.last_frame.resize(size), b.first_frame.resize(size), seed=s, prompt=prompt), seeded=True)
     transition = Video(transition.frames, a.fps).resized(a.width, a.height)
-    result = TaskResult("connect_videos", concat([a, transition, b]), prompt=prompt or profile.connection_prompt,
+    result = TaskResult("connect_videos", concat([a, transition, b]), prompt=prompt or profile.connection.prompt,
                         segments=[a, transition, b], notes=notes)
     return run.finish(result, caption=f"A ({a.num_frames}) + transition ({transition.num_frames}) + B ({b.num_frames})")

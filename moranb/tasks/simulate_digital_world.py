@@ -30,7 +30,7 @@ def simulate_digital_world(prompt: str, style: str = DEFAULT_STYLE, route: str =
     profile = get_profile(profile)
     segments, frames = counts(profile, segments, frames_per_segment)
     width, height = check_size(profile.width, profile.height, profile.size_multiple, "SDXL/SVD", profile.max_pixels)
-    backend = prompt_backend or profile.prompt_backend
+    backend = prompt_backend or profile.prompt.backend
     run = Run("simulate_digital_world", profile, seed, out_dir=out_dir, review=review, inputs={
         "prompt": prompt, "style": style, "route": route, "segments": segments, "frames_per_segment": frames,
         "prompt_backend": backend})

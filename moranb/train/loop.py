@@ -132,7 +132,7 @@ class FineTuner:
         self.dataset = open_dataset(dataset)
         self.out = Path(out)
         self.progress = progress
-        self.frames = cfg.frames or profile.frames_per_segment
+        self.frames = cfg.frames or profile.image_to_video.frames_per_segment
         meta = self.dataset.meta
         self.rounds = sorted({int(m.get("round", 1)) for m in meta})
         self.total_steps = cfg.steps_per_round * len(self.rounds)
@@ -205,7 +205,7 @@ class FineTuner:
         paths, flats = {}, {}
         for agent, trainer in self.trainers.items():
             key = hashlib.sha256(json.dumps([agent, trainer.source, self.identity["dataset"], self.frames, cfg.seed,
-                                             p.noise_aug_strength, p.fps, p.motion_bucket_id, p.decode_chunk_size],
+                                             p.image_to_video.noise_aug_strength, p.fps, p.image_to_video.motion_bucket_id, p.image_to_video.decode_chunk_size],
                                             default=str).encode()).hexdigest()[:16]
             paths[agent] = self.dataset.path / ".encoded" / f"{agent}-{key}.safetensors"
             flats[agent] = load_file(paths[agent]) if paths[agent].is_file() else None
@@ -408,7 +408,7 @@ def run_identity(profile: Profile, cfg: TrainConfig, dataset) -> dict:
     """What a checkpoint or adapters must have been made with to be resumed or reused (as JSON would read it)."""
     return json.loads(json.dumps({
         "profile": profile.name, "config": dataclasses.asdict(cfg),
-        "sources": {a: getattr(profile, a).source for a in cfg.agents},
+        "sources": {a: profile.model(a).source for a in cfg.agents},
         "dataset": hashlib.sha256((dataset.path / "metadata.jsonl").read_bytes()).hexdigest()[:16],
     }))
 

@@ -9,7 +9,6 @@ ROLE = Role(
     name="connection", components={"connection": ("transformer", "vae", "text_encoder")},
     tiny=tiny.BUILDS, architectures=realsize.ARCHITECTURES,
     check=realsize.check_connection,
-    reads=("width", "height", "dtype", "connection", "connection_frames", "connection_size_multiple",
-           "connection_prompt"),
+    reads=("width", "height", "dtype", "connection"),
     trainer=ConnectionTrainer,
 )

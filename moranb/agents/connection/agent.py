@@ -35,7 +35,7 @@ class ConnectionAgent:
         # The pipeline hands its scheduler explicit timesteps on every call, which the scheduler warns about each
         # time; the schedule is the one LTX-Video was trained with, so the warning says nothing here.
         logging.get_logger("diffusers.schedulers.scheduling_flow_match_euler_discrete").setLevel(logging.ERROR)
-        return models.load(LTXConditionPipeline, self.profile.connection, self.profile, "connection",
+        return models.load(LTXConditionPipeline, self.profile.connection.model, self.profile, "connection",
                            tiny_builds=BUILDS)
 
     def __call__(self, last_frame, first_frame, seed: int = 0, prompt: str | None = None,
@@ -47,16 +47,16 @@ class ConnectionAgent:
         start, end = as_image(last_frame), as_image(first_frame)
         if start.size != end.size:
             raise InputError(f"frames to connect differ in size ({start.size} vs {end.size}); resize one first")
-        num_frames = check_count(num_frames or p.connection_frames, "connection frames")
+        num_frames = check_count(num_frames or p.connection.frames, "connection frames")
         if num_frames < 9 or (num_frames - 1) % 8:
             raise InputError(f"connection frames must be 8k+1 and at least 9 (LTX-Video); got {num_frames}")
-        width, height = check_size(start.width, start.height, p.connection_size_multiple, "LTX-Video")
+        width, height = check_size(start.width, start.height, p.connection.size_multiple, "LTX-Video")
         out = self.pipe(
             conditions=[LTXVideoCondition(image=start, frame_index=0),
                         LTXVideoCondition(image=end, frame_index=num_frames - 1)],
-            prompt=prompt or p.connection_prompt, negative_prompt=NEGATIVE_PROMPT, width=width, height=height,
-            num_frames=num_frames, frame_rate=p.fps, num_inference_steps=p.connection_steps,
-            guidance_scale=p.connection_guidance_scale, generator=torch.Generator("cpu").manual_seed(seed),
+            prompt=prompt or p.connection.prompt, negative_prompt=NEGATIVE_PROMPT, width=width, height=height,
+            num_frames=num_frames, frame_rate=p.fps, num_inference_steps=p.connection.steps,
+            guidance_scale=p.connection.guidance_scale, generator=torch.Generator("cpu").manual_seed(seed),
             output_type="np",
         )
         return Video.from_float(out.frames[0][1:-1], p.fps)

@@ -58,14 +58,14 @@ def check_connection(profile) -> list[str]:
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, LTXConditionPipeline
 
-    src, dtype = profile.connection.source, dtype_of(profile, "connection")
-    m = profile.connection_size_multiple
-    w, h, frames = profile.width // m * m, profile.height // m * m, profile.connection_frames
+    src, dtype = profile.connection.model.source, dtype_of(profile, "connection")
+    m = profile.connection.size_multiple
+    w, h, frames = profile.width // m * m, profile.height // m * m, profile.connection.frames
     pipe = LTXConditionPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), tokenizer=t5_tokenizer(),
                                 text_encoder=_Unmasked(build(ARCHITECTURES, src, "text_encoder", dtype)),
                                 **{name: build(ARCHITECTURES, src, name, dtype) for name in ("transformer", "vae")})
     with stage("connection", "LTX-Video T5-XXL encoder", ("connection", "text_encoder")):
-        embeds, mask, neg, neg_mask = pipe.encode_prompt(profile.connection_prompt, "worst quality", device="meta",
+        embeds, mask, neg, neg_mask = pipe.encode_prompt(profile.connection.prompt, "worst quality", device="meta",
                                                          max_sequence_length=256)
     tr = pipe.transformer
     lines = [expect("ltx: T5-XXL states -> transformer caption projection", (embeds.shape[-1],),

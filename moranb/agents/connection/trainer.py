@@ -40,7 +40,7 @@ class ConnectionTrainer(AgentTrainer):
 
     @torch.no_grad()
     def encode(self, sample, frames: int, seed: int) -> dict:
-        n = self.profile.connection_frames
+        n = self.profile.connection.frames
         video = sample.video
         if video.num_frames < n:
             raise InputError(f"sample {sample.id} has {video.num_frames} frames, fewer than the {n} of a connection; "
@@ -50,12 +50,12 @@ class ConnectionTrainer(AgentTrainer):
         clip = pixels(video.frames[:n]).permute(1, 0, 2, 3).unsqueeze(0).to(self.device)  # (1, 3, F, H, W)
         latents = pipe.vae.encode(clip).latent_dist.mode()
         latents = _compat.ltx_normalize_latents(pipe, latents)
-        embeds, mask = self._text(self.profile.connection_prompt)
+        embeds, mask = self._text(self.profile.connection.prompt)
         return {"latents": latents[0].float().cpu(), "embeds": embeds[0].float().cpu(), "mask": mask[0].cpu(),
                 "first": clip[0, :, :1].float().cpu(), "last": clip[0, :, -1:].float().cpu()}
 
     def loss(self, batch: dict, generator: torch.Generator, snr_gamma: float | None) -> torch.Tensor:
-        pipe, n = self.pipe, self.profile.connection_frames
+        pipe, n = self.pipe, self.profile.connection.frames
         x0 = batch["latents"].to(self.device)  # (B, C, F', h, w)
         b = x0.shape[0]
         sigma = torch.sigmoid(torch.randn((b,), generator=generator)).clamp(1e-3, 1.0).to(self.device)

@@ -21,7 +21,7 @@ class ImageToImageAgent:
     def pipe(self):
         from diffusers import StableDiffusionInstructPix2PixPipeline
 
-        return models.load(StableDiffusionInstructPix2PixPipeline, self.profile.image_to_image, self.profile,
+        return models.load(StableDiffusionInstructPix2PixPipeline, self.profile.image_to_image.model, self.profile,
                            "image_to_image", tiny_builds=BUILDS)
 
     def __call__(self, image, instruction: str, seed: int = 0) -> Image.Image:
@@ -30,6 +30,6 @@ class ImageToImageAgent:
         image = as_image(image)
         check_size(image.width, image.height, p.size_multiple, "InstructPix2Pix")
         generator = torch.Generator("cpu").manual_seed(seed)
-        return self.pipe(prompt=instruction, image=image, num_inference_steps=p.i2i_steps,
-                         guidance_scale=p.i2i_guidance_scale, image_guidance_scale=p.image_guidance_scale,
+        return self.pipe(prompt=instruction, image=image, num_inference_steps=p.image_to_image.steps,
+                         guidance_scale=p.image_to_image.guidance_scale, image_guidance_scale=p.image_to_image.image_guidance_scale,
                          generator=generator).images[0]

@@ -32,7 +32,7 @@ def check_image_to_image(profile) -> list[str]:
     import torch
     from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
 
-    src, dtype = profile.image_to_image.source, dtype_of(profile, "image_to_image")
+    src, dtype = profile.image_to_image.model.source, dtype_of(profile, "image_to_image")
     w, h = profile.width, profile.height
     pipe = StableDiffusionInstructPix2PixPipeline(
         tokenizer=clip_tokenizer(), scheduler=EulerAncestralDiscreteScheduler(), safety_checker=None,

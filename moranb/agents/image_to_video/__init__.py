@@ -10,8 +10,7 @@ ROLE = Role(
     name="image_to_video", components={"image_to_video": ("unet", "vae", "image_encoder")},
     tiny=tiny.BUILDS, architectures=realsize.ARCHITECTURES,
     check=realsize.check_image_to_video,
-    reads=("width", "height", "dtype", "image_to_video", "frames_per_segment", "decode_chunk_size", "fps",
-           "motion_bucket_id", "noise_aug_strength"),
+    reads=("width", "height", "dtype", "fps", "image_to_video"),
     trainer=ImageToVideoTrainer,
 )
 

@@ -26,7 +26,7 @@ class ImageToVideoAgent:
     def pipe(self):
         from diffusers import StableVideoDiffusionPipeline
 
-        return models.load(StableVideoDiffusionPipeline, self.profile.image_to_video, self.profile, "image_to_video",
+        return models.load(StableVideoDiffusionPipeline, self.profile.image_to_video.model, self.profile, "image_to_video",
                            tiny_builds=BUILDS)
 
     def motion_bucket(self, motion: str | None) -> int:
@@ -35,7 +35,7 @@ class ImageToVideoAgent:
         none: still)."""
         hooks = self.profile.plugin_module()
         if not hasattr(hooks, "motion_bucket"):
-            return self.profile.motion_bucket_id
+            return self.profile.image_to_video.motion_bucket_id
         return hooks.motion_bucket(motion or "still")
 
     def segment(self, image, seed: int = 0, num_frames: int | None = None, motion: str | None = None) -> Video:
@@ -43,13 +43,13 @@ class ImageToVideoAgent:
         `motion_bucket`."""
         p = self.profile
         image = as_image(image)
-        num_frames = check_count(num_frames if num_frames is not None else p.frames_per_segment, "frames per segment")
+        num_frames = check_count(num_frames if num_frames is not None else p.image_to_video.frames_per_segment, "frames per segment")
         check_size(image.width, image.height, p.size_multiple, "Stable Video Diffusion")
         out = self.pipe(
             image=image, height=image.height, width=image.width, num_frames=num_frames,
-            num_inference_steps=p.i2v_steps, fps=p.fps, motion_bucket_id=self.motion_bucket(motion),
-            noise_aug_strength=p.noise_aug_strength, decode_chunk_size=p.decode_chunk_size,
-            min_guidance_scale=p.i2v_min_guidance, max_guidance_scale=p.i2v_max_guidance,
+            num_inference_steps=p.image_to_video.steps, fps=p.fps, motion_bucket_id=self.motion_bucket(motion),
+            noise_aug_strength=p.image_to_video.noise_aug_strength, decode_chunk_size=p.image_to_video.decode_chunk_size,
+            min_guidance_scale=p.image_to_video.min_guidance, max_guidance_scale=p.image_to_video.max_guidance,
             generator=torch.Generator("cpu").manual_seed(seed), output_type="np",
         )
         return Video.from_float(out.frames[0], p.fps)
@@ -58,7 +58,7 @@ class ImageToVideoAgent:
                  frames_per_segment: int | None = None, progress: bool = True,
                  motion: str | None = None) -> SegmentedVideo:
         p = self.profile
-        segments = check_count(segments if segments is not None else p.segments, "segments")
+        segments = check_count(segments if segments is not None else p.image_to_video.segments, "segments")
         first = current = as_image(image)
         clips = []
         bar = {} if progress else {"disable": True}  # unset, tqdm honours TQDM_DISABLE=1

@@ -41,8 +41,8 @@ def check_image_to_video(profile) -> list[str]:
     from PIL import Image
     from transformers import CLIPImageProcessor
 
-    src, dtype = profile.image_to_video.source, dtype_of(profile, "image_to_video")
-    w, h, frames = profile.width, profile.height, profile.frames_per_segment
+    src, dtype = profile.image_to_video.model.source, dtype_of(profile, "image_to_video")
+    w, h, frames = profile.width, profile.height, profile.image_to_video.frames_per_segment
     pipe = StableVideoDiffusionPipeline(
         scheduler=EulerDiscreteScheduler(), feature_extractor=CLIPImageProcessor(crop_size=224, size=224),
         **{name: build(ARCHITECTURES, src, name, dtype) for name in ("unet", "vae", "image_encoder")})
@@ -52,7 +52,7 @@ def check_image_to_video(profile) -> list[str]:
     lines = [expect("svd: ViT-H/14 image embedding -> UNet cross-attention", embeds.shape,
                      (2, 1, pipe.unet.config.cross_attention_dim))]
     # Raises if 3 x 256 differs from the UNet's add_embedding input.
-    time_ids = _compat.svd_add_time_ids(pipe, profile.fps - 1, profile.motion_bucket_id, profile.noise_aug_strength,
+    time_ids = _compat.svd_add_time_ids(pipe, profile.fps - 1, profile.image_to_video.motion_bucket_id, profile.image_to_video.noise_aug_strength,
                                       embeds.dtype, 1, 1, True).to("meta")
     lines.append(expect("svd: 3 added time ids (fps, motion bucket, noise augmentation) -> add_embedding",
                          (time_ids.shape[-1] * pipe.unet.config.addition_time_embed_dim,),
@@ -75,7 +75,7 @@ def check_image_to_video(profile) -> list[str]:
                         added_time_ids=time_ids).sample
     lines.append(expect(f"svd: UNet forward, {frames} frames at {w}x{h} (CFG batch 2)", out.shape,
                          (2, frames) + tuple(latents.shape[2:])))
-    chunk = profile.decode_chunk_size
+    chunk = profile.image_to_video.decode_chunk_size
     with stage("image_to_video", f"SVD VAE decode (chunks of {chunk} frames)", ("image_to_video", "vae")):
         video = pipe.vae.decode(out[0, :chunk] / pipe.vae.config.scaling_factor, num_frames=chunk).sample
     lines.append(expect(f"svd: temporal VAE decode, chunk of {chunk} frames", video.shape, (chunk, 3, h, w)))

@@ -6,7 +6,7 @@ Each candidate is shown as one image, `frames` evenly spaced frames side by side
 `{"best": <1..k>, "reason": "..."}`. An answer that names no single valid candidate is an abstention (`pick=None`,
 the reason says why), never a guess.
 
-Three backends, chosen by `profile.judge_backend` or the `backend` argument:
+Three backends, chosen by `profile.judge.backend` or the `backend` argument:
 - "transformers": the profile's `judge_a`/`judge_b` loaded through `moranb.models.load_vlm`, the processor's chat
   template, greedy decoding;
 - "openai": any OpenAI-compatible chat-completions endpoint serving a vision model (vLLM, Ollama), images sent as
@@ -90,15 +90,15 @@ class Judge:
             raise InputError(f"unknown judge '{which}'; choose 'a' (judge_a, LLaVA-OneVision) or 'b' (judge_b, "
                              f"Qwen2-VL)")
         self.profile, self.which = profile, which
-        self.backend = backend or profile.judge_backend
+        self.backend = backend or profile.judge.backend
         if self.backend not in BACKENDS:
             raise InputError(f"unknown judge backend '{self.backend}'; choose one of {list(BACKENDS)}")
         self.field = f"judge_{which}"
         self.base_url = (base_url or profile.openai_base_url).rstrip("/")
-        self.openai_model = model or profile.judge_openai_models["ab".index(which)]
+        self.openai_model = model or profile.judge.openai_models["ab".index(which)]
         self.frames = check_count(frames, "frames per candidate")
         self.timeout = timeout
-        self.name = {"transformers": Path(getattr(profile, self.field).source).name, "openai": self.openai_model,
+        self.name = {"transformers": Path(profile.model(self.field).source).name, "openai": self.openai_model,
                      "metrics": f"metrics-{which}"}[self.backend]
 
     def __call__(self, prompt: str, candidates: list[Video], criterion: str) -> Judgement:
@@ -121,7 +121,7 @@ class Judge:
     def _ask_transformers(self, content: list[dict]) -> str:
         import torch
 
-        processor, vlm = models.load_vlm(getattr(self.profile, self.field), self.profile, self.field,
+        processor, vlm = models.load_vlm(self.profile.model(self.field), self.profile, self.field,
                                          tiny_builds=BUILDS)
         messages = [{"role": "user", "content": [p if p["type"] == "text" else {"type": "image"} for p in content]}]
         text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -131,7 +131,7 @@ class Judge:
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         with models.on_device(vlm, self.profile), torch.inference_mode():  # on the GPU only while it judges
             inputs = processor(text=[text], images=[images], return_tensors="pt").to(vlm.device, dtype=vlm.dtype)
-            out = vlm.generate(**inputs, max_new_tokens=self.profile.judge_max_new_tokens, do_sample=False,
+            out = vlm.generate(**inputs, max_new_tokens=self.profile.judge.max_new_tokens, do_sample=False,
                                pad_token_id=pad)
         return processor.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
@@ -140,7 +140,7 @@ class Judge:
         parts = [p if p["type"] == "text" else {"type": "image_url", "image_url": {"url": data_url(p["image"])}}
                  for p in content]
         body = {"model": self.openai_model, "messages": [{"role": "user", "content": parts}],
-                "temperature": 0, "max_tokens": self.profile.judge_max_new_tokens}
+                "temperature": 0, "max_tokens": self.profile.judge.max_new_tokens}
         try:
             data = post_json(url, body, self.timeout, "judge endpoint")
             answer = data["choices"][0]["message"]["content"]
@@ -152,7 +152,7 @@ class Judge:
                                f"'{self.openai_model}' (judge_openai_models) and the API key") from None
         except EndpointDown as exc:
             raise BackendError(f"judge endpoint {url} did not answer ({exc.reason}); start the server (e.g. `vllm "
-                               f"serve {getattr(self.profile, self.field).source} --served-model-name "
+                               f"serve {self.profile.model(self.field).source} --served-model-name "
                                f"{self.openai_model}`) or use judge_backend='metrics'") from None
         except (KeyError, IndexError, TypeError, ValueError):
             raise BackendError(f"judge endpoint {url} did not answer in the OpenAI chat-completions format") from None

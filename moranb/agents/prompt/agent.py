@@ -1,6 +1,6 @@
 """The prompt agent: rewrites a short user prompt into the detailed one the other agents work from.
 
-Three backends, chosen by `profile.prompt_backend` or the `backend` argument:
+Three backends, chosen by `profile.prompt.backend` or the `backend` argument:
 - "transformers": a local causal LM (an instruct model in `full`, a random-weight one in `tiny`), chat template,
   greedy decoding;
 - "openai": any OpenAI-compatible chat-completions endpoint (Ollama, vLLM, hosted APIs); the key, if any, is read
@@ -61,11 +61,11 @@ class PromptAgent:
     def __init__(self, profile: Profile, backend: str | None = None, base_url: str | None = None,
                  model: str | None = None, timeout: float = 60.0):
         self.profile = profile
-        self.backend = backend or profile.prompt_backend
+        self.backend = backend or profile.prompt.backend
         if self.backend not in BACKENDS:
             raise InputError(f"unknown prompt backend '{self.backend}'; choose one of {list(BACKENDS)}")
         self.base_url = (base_url or profile.openai_base_url).rstrip("/")
-        self.model = model or profile.openai_model
+        self.model = model or profile.prompt.openai_model
         self.timeout = timeout
 
     def __call__(self, prompt: str, style: str | None = None) -> str:
@@ -97,7 +97,7 @@ class PromptAgent:
             ask = f"Write {n} prompts." + (f" Avoid these, already used: {'; '.join(avoid)}" if avoid else "")
             messages = [{"role": "system", "content": system}, {"role": "user", "content": ask}]
             reply = self._chat_openai(messages) if self.backend == "openai" else self._chat_transformers(
-                messages, max_new_tokens=max(self.profile.llm_max_new_tokens, 40 * n))
+                messages, max_new_tokens=max(self.profile.prompt.max_new_tokens, 40 * n))
             fresh = []
             for line in reply.splitlines():
                 # "1. a fox ...", "- a fox ...", "\"a fox ...\"" -> "a fox ..."
@@ -115,12 +115,12 @@ class PromptAgent:
     def _chat_transformers(self, messages, max_new_tokens: int | None = None) -> str:
         import torch
 
-        tokenizer, lm = models.load_llm(self.profile.llm, self.profile, tiny_builds=BUILDS)
+        tokenizer, lm = models.load_llm(self.profile.prompt.model, self.profile, tiny_builds=BUILDS)
         inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                return_dict=True)
         inputs = {k: v.to(lm.device) for k, v in inputs.items()}
         with torch.inference_mode():
-            out = lm.generate(**inputs, max_new_tokens=max_new_tokens or self.profile.llm_max_new_tokens,
+            out = lm.generate(**inputs, max_new_tokens=max_new_tokens or self.profile.prompt.max_new_tokens,
                               do_sample=False, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
         return tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 

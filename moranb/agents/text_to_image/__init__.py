@@ -9,6 +9,6 @@ ROLE = Role(
     name="text_to_image",
     components={"text_to_image": ("unet", "text_encoder", "text_encoder_2", "vae"), "refiner": ("unet",)},
     tiny=tiny.BUILDS, architectures=realsize.ARCHITECTURES,
-    check=realsize.check_text_to_image, reads=("width", "height", "dtype", "text_to_image", "refiner"),
+    check=realsize.check_text_to_image, reads=("width", "height", "dtype", "text_to_image"),
     trainer=TextToImageTrainer,
 )

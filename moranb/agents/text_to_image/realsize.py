@@ -54,7 +54,7 @@ def check_text_to_image(profile) -> list[str]:
     import torch
     from diffusers import EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
 
-    src, dtype = profile.text_to_image.source, dtype_of(profile, "text_to_image")
+    src, dtype = profile.text_to_image.model.source, dtype_of(profile, "text_to_image")
     w, h = profile.width, profile.height
     comp = {name: build(ARCHITECTURES, src, name, dtype) for name in ("unet", "text_encoder", "text_encoder_2", "vae")}
     base = StableDiffusionXLPipeline(tokenizer=clip_tokenizer(), tokenizer_2=clip_tokenizer(pad_token="!"),
@@ -84,7 +84,7 @@ def check_text_to_image(profile) -> list[str]:
                                            "time_ids": time_ids.repeat(2, 1)}).sample
     lines.append(expect(f"sdxl-base: UNet forward at {w}x{h} (CFG batch 2)", out.shape, latents.shape))
 
-    refiner_unet = build(ARCHITECTURES, profile.refiner.source, "unet", dtype_of(profile, "refiner"))
+    refiner_unet = build(ARCHITECTURES, profile.text_to_image.refiner.source, "unet", dtype_of(profile, "refiner"))
     refiner = StableDiffusionXLImg2ImgPipeline(
         vae=base.vae, text_encoder=None, text_encoder_2=base.text_encoder_2, tokenizer=None,
         tokenizer_2=clip_tokenizer(pad_token="!"), unet=refiner_unet, scheduler=EulerDiscreteScheduler(),
