@@ -60,27 +60,25 @@ class Raw:
         self.ltx = ConnectionAgent(p).pipe
 
     def text_to_image(self, prompt, seed):
-        p = self.p
-        kw = dict(prompt=prompt, negative_prompt=None, num_inference_steps=p.text_to_image.steps,
-                  guidance_scale=p.text_to_image.guidance_scale)
-        latents = self.base(width=p.width, height=p.height, denoising_end=p.text_to_image.refiner_split, output_type="latent",
+        p, s = self.p, self.p.text_to_image
+        kw = dict(prompt=prompt, negative_prompt=None, num_inference_steps=s.steps, guidance_scale=s.guidance_scale)
+        latents = self.base(width=p.width, height=p.height, denoising_end=s.refiner_split, output_type="latent",
                             generator=gen(seed), **kw).images
-        return self.refiner(image=latents, denoising_start=p.text_to_image.refiner_split, output_type="pil", generator=gen(seed),
+        return self.refiner(image=latents, denoising_start=s.refiner_split, output_type="pil", generator=gen(seed),
                             **kw).images[0]
 
     def edit(self, image, instruction, seed):
-        p = self.p
-        return self.pix2pix(prompt=instruction, image=image, num_inference_steps=p.image_to_image.steps,
-                            guidance_scale=p.image_to_image.guidance_scale, image_guidance_scale=p.image_to_image.image_guidance_scale,
-                            generator=gen(seed)).images[0]
+        s = self.p.image_to_image
+        return self.pix2pix(prompt=instruction, image=image, num_inference_steps=s.steps, guidance_scale=s.guidance_scale,
+                            image_guidance_scale=s.image_guidance_scale, generator=gen(seed)).images[0]
 
     def animate(self, image, seed, segments):
-        p = self.p
+        p, s = self.p, self.p.image_to_video
         clips = []
         for k in range(segments):
-            frames = self.svd(image=image, height=image.height, width=image.width, num_frames=p.image_to_video.frames_per_segment,
-                              num_inference_steps=p.image_to_video.steps, fps=p.fps, motion_bucket_id=p.image_to_video.motion_bucket_id,
-                              noise_aug_strength=p.image_to_video.noise_aug_strength, decode_chunk_size=p.image_to_video.decode_chunk_size,
+            frames = self.svd(image=image, height=image.height, width=image.width, num_frames=s.frames_per_segment,
+                              num_inference_steps=s.steps, fps=p.fps, motion_bucket_id=s.motion_bucket_id,
+                              noise_aug_strength=s.noise_aug_strength, decode_chunk_size=s.decode_chunk_size,
                               generator=gen(seed + k), output_type="np").frames[0]
             frames = (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
             clips.append(frames)

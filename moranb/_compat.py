@@ -32,7 +32,8 @@ def _method(owner, name: str, package: str = "diffusers", tested: str = "0.42.1"
 # -- diffusers 0.42.1 ----------------------------------------------------------------------------------------------
 
 def svd_encode_image(pipe, image, device, num_videos: int, guidance: bool):
-    """StableVideoDiffusionPipeline._encode_image: the CLIP image embedding (B, 1, D), the negative first if `guidance`."""
+    """StableVideoDiffusionPipeline._encode_image: the CLIP image embedding (B, 1, D), the negative first if
+    `guidance`."""
     return _method(pipe, "_encode_image")(image, device, num_videos, guidance)
 
 

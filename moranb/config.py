@@ -77,6 +77,8 @@ class ImageToVideoSettings:
     frames_per_segment: int = 25
     segments: int = 3
     steps: int = 25
+    # SVD's micro-conditioning: how much motion (its model card's default, 127, moves less), and the noise added to
+    # the conditioning frame (more: less like it).
     motion_bucket_id: int = 180
     noise_aug_strength: float = 0.1
     # Classifier-free guidance over the frames, rising from min to max (diffusers' SVD defaults).
@@ -93,9 +95,10 @@ class ConnectionSettings:
     """LTX-Video conditioned on a first and a last frame (`moranb.agents.connection`); frames must be 8k+1."""
 
     model: Model
-    frames: int = 17
+    frames: int = 17  # made; the two given frames are dropped from them
     steps: int = 40
     guidance_scale: float = 3.0
+    # What the transition shows where a task is given no prompt.
     prompt: str = "smooth transition"
     size_multiple: int = 32  # sizes LTX-Video takes (its VAE's 32x downsampling)
 
@@ -289,8 +292,9 @@ def mini_profile() -> Profile:
 
     Text-to-image (SDXL's pipeline, no refiner), image-to-video (SVD's, the motion as its motion bucket) and
     image-to-image (InstructPix2Pix's) are trained; the prompt agent writes captions in the world's grammar
-    (its plugin, `moranb.mini.plugin`). The connection agent is the tiny profile's random-weight LTX-Video: not trained for the
-    world yet, so its transitions are noise. Every agent loads through `from_pretrained` like any other profile.
+    (its plugin, `moranb.mini.plugin`). The connection agent is the tiny profile's random-weight LTX-Video: not
+    trained for the world yet, so its transitions are noise. Every agent loads through `from_pretrained` like any
+    other profile.
     """
     return tiny_profile().replace(
         name="mini",

@@ -53,8 +53,8 @@ def lookup(catalogue: dict, source: str, component: str) -> Part:
     """The published architecture of `component` of the model `source` in `catalogue` (hub id -> component -> Part)."""
     if source not in catalogue:
         raise InputError(f"no real-size architecture known for model '{source}'; moranb knows {sorted(catalogue)} (a "
-                         f"profile pointing at a local copy: give its Hugging Face id to moranb.plan, or add its config "
-                         f"to its role's home, moranb.agents.<role>.realsize)")
+                         f"profile pointing at a local copy: give its Hugging Face id to moranb.plan, or add its "
+                         f"config to its role's home, moranb.agents.<role>.realsize)")
     components = catalogue[source]
     if component not in components:
         raise InputError(f"model '{source}' has no component '{component}' here; it has {sorted(components)}")

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import warnings
 from contextlib import contextmanager
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import _compat, adapters, tiny
@@ -64,8 +63,6 @@ OFFLOAD = {
 }
 
 
-
-
 def _is_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -111,10 +108,10 @@ def from_pretrained(cls, model: Model, field: str, fix: str | None = None, tiny_
                     **kwargs):
     """`cls.from_pretrained(model.source, ...)`, with the user-facing error when a hub id cannot be had.
 
-    `field` is the name of the model in the profile (`moranb.config.MODELS`); a model no profile names (the evaluation's) passes `fix`,
-    the Python that points it elsewhere, for the error message. Models and pipelines are loaded with
-    `use_safetensors=True` unless `model.allow_pickle` (tokenizers and processors hold no weights and take no such
-    option). `tiny_builds`: the agent's tiny models by folder name (its role's home, `moranb.agents.<role>.tiny`); a
+    `field` is the name of the model in the profile (`moranb.config.MODELS`); a model no profile names (the
+    evaluation's) passes `fix`, the Python that points it elsewhere, for the error message. Models and pipelines
+    are loaded with `use_safetensors=True` unless `model.allow_pickle` (tokenizers and processors hold no weights
+    and take no such option). `tiny_builds`: the agent's tiny models by folder name (its role's home, `moranb.agents.<role>.tiny`); a
     missing folder of that name under `moranb.tiny.tiny_root()` is built here, where it is first needed.
     """
     source = model.source
@@ -123,8 +120,9 @@ def from_pretrained(cls, model: Model, field: str, fix: str | None = None, tiny_
     if _holds_weights(cls) and not model.allow_pickle:
         kwargs["use_safetensors"] = True
     local_dir = Path(source).expanduser()
-    if not local_dir.is_dir() and tiny_builds and local_dir.name in tiny_builds and local_dir.parent == tiny.tiny_root():
-        tiny.build(local_dir, tiny_builds[local_dir.name])
+    builder = (tiny_builds or {}).get(local_dir.name)
+    if builder and not local_dir.is_dir() and local_dir.parent == tiny.tiny_root():
+        tiny.build(local_dir, builder)
     if local_dir.is_dir():
         try:
             return cls.from_pretrained(str(local_dir), **kwargs)

@@ -37,7 +37,8 @@ DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4}
 ACTIVATION_MARGIN = 1.2  # activations x this ...
 OVERHEAD_GIB = 1.0  # ... + this: CUDA context, library workspaces, allocator slack
 
-# The components each agent loads, by the name of its model in the profile (moranb.config.MODELS) (each role's home says which).
+# The components each agent loads, by the name of its model in the profile (moranb.config.MODELS); each role's
+# home says which.
 COMPONENTS = {field: parts for role in ROLES.values() for field, parts in role.components.items()}
 JUDGES = tuple(ROLES["judge"].components)  # judge_a, judge_b
 

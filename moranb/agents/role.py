@@ -10,8 +10,8 @@ from typing import Callable
 @dataclass(frozen=True)
 class Role:
     name: str
-    # The names of this role's models in a profile (moranb.config.MODELS), each with the components its agent loads onto the GPU (the
-    # SDXL refiner takes the base's text encoder 2 and VAE, so only its UNet).
+    # The names of this role's models in a profile (moranb.config.MODELS), each with the components its agent loads
+    # onto the GPU (the SDXL refiner takes the base's text encoder 2 and VAE, so only its UNet).
     components: dict[str, tuple[str, ...]]
     # Its tiny models: folder name under moranb.tiny.tiny_root() -> the function that builds it there.
     tiny: dict[str, Callable] = field(default_factory=dict)

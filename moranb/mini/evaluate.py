@@ -36,14 +36,14 @@ from .world import FPS, FRAMES, SIZE, parse_caption, random_attributes, random_c
 
 # The sampler settings and the shipped pipeline folders are the `mini` profile's (`moranb.config.mini_profile`).
 MINI = get_profile("mini")
-STEPS, GUIDANCE = MINI.text_to_image.steps, MINI.text_to_image.guidance_scale
+T2I, I2V, I2I = MINI.text_to_image, MINI.image_to_video, MINI.image_to_image
+STEPS, GUIDANCE = T2I.steps, T2I.guidance_scale
 # image-to-video: Euler steps, noise augmentation of the conditioning frame, guidance (min and max: one value, 1.0)
-VIDEO_STEPS, NOISE_AUG = MINI.image_to_video.steps, MINI.image_to_video.noise_aug_strength
-VIDEO_GUIDANCE = (MINI.image_to_video.min_guidance, MINI.image_to_video.max_guidance)
-EDIT_STEPS, EDIT_GUIDANCE, EDIT_IMAGE_GUIDANCE = MINI.image_to_image.steps, MINI.image_to_image.guidance_scale, MINI.image_to_image.image_guidance_scale
-SHIPPED = Path(MINI.text_to_image.model.source)  # the pipeline folders shipped in the package (moranb.config.MINI_WEIGHTS)
-SHIPPED_VIDEO = Path(MINI.image_to_video.model.source)
-SHIPPED_EDIT = Path(MINI.image_to_image.model.source)
+VIDEO_STEPS, NOISE_AUG = I2V.steps, I2V.noise_aug_strength
+VIDEO_GUIDANCE = (I2V.min_guidance, I2V.max_guidance)
+EDIT_STEPS, EDIT_GUIDANCE, EDIT_IMAGE_GUIDANCE = I2I.steps, I2I.guidance_scale, I2I.image_guidance_scale
+# The pipeline folders shipped in the package (moranb.config.MINI_WEIGHTS).
+SHIPPED, SHIPPED_VIDEO, SHIPPED_EDIT = Path(T2I.model.source), Path(I2V.model.source), Path(I2I.model.source)
 HASH_SEEDS = (0, 1, 2, 3)
 # The profile field each shipped pipeline class is (named in a loading error).
 FIELDS = {"StableDiffusionXLPipeline": "text_to_image", "StableVideoDiffusionPipeline": "image_to_video",

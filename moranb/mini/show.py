@@ -46,7 +46,8 @@ def shipped_runs() -> list[tuple[str, dict]]:
     mini agent, in pipeline order (the `mini` profile's model folders)."""
     mini = get_profile("mini")
     return [(agent, json.loads((Path(model.source) / "mini.json").read_text(encoding="utf-8")))
-            for agent, model in (("text-to-image", mini.text_to_image.model), ("image-to-video", mini.image_to_video.model),
+            for agent, model in (("text-to-image", mini.text_to_image.model),
+                                 ("image-to-video", mini.image_to_video.model),
                                  ("image-to-image", mini.image_to_image.model))]
 
 

@@ -25,10 +25,10 @@ def fit_image(image: Image.Image, width: int, height: int) -> Image.Image:
 def counts(profile: Profile, segments, frames_per_segment) -> tuple[int, int]:
     """Segments and frames per segment (the profile's where not given), checked against the profile's frame limit
     before anything is allocated; image-to-video needs at least 2 frames a segment."""
-    limit = profile.max_frames
-    segments = check_count(segments if segments is not None else profile.image_to_video.segments, "segments", limit=limit,
+    limit, svd = profile.max_frames, profile.image_to_video
+    segments = check_count(segments if segments is not None else svd.segments, "segments", limit=limit,
                            setting="max_frames")
-    frames = check_count(frames_per_segment if frames_per_segment is not None else profile.image_to_video.frames_per_segment,
+    frames = check_count(frames_per_segment if frames_per_segment is not None else svd.frames_per_segment,
                          "frames per segment", minimum=2, limit=limit, setting="max_frames")
     check_count(segments * frames, f"frames in all ({segments} segments x {frames})", limit=limit,
                 setting="max_frames")

@@ -201,11 +201,12 @@ class FineTuner:
 
         from ..io import atomic_path
 
-        p, cfg = self.profile, self.config
+        p, cfg, svd = self.profile, self.config, self.profile.image_to_video
         paths, flats = {}, {}
         for agent, trainer in self.trainers.items():
             key = hashlib.sha256(json.dumps([agent, trainer.source, self.identity["dataset"], self.frames, cfg.seed,
-                                             p.image_to_video.noise_aug_strength, p.fps, p.image_to_video.motion_bucket_id, p.image_to_video.decode_chunk_size],
+                                             svd.noise_aug_strength, p.fps, svd.motion_bucket_id,
+                                             svd.decode_chunk_size],
                                             default=str).encode()).hexdigest()[:16]
             paths[agent] = self.dataset.path / ".encoded" / f"{agent}-{key}.safetensors"
             flats[agent] = load_file(paths[agent]) if paths[agent].is_file() else None

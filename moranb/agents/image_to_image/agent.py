@@ -25,11 +25,10 @@ class ImageToImageAgent:
                            "image_to_image", tiny_builds=BUILDS)
 
     def __call__(self, image, instruction: str, seed: int = 0) -> Image.Image:
-        p = self.profile
+        s = self.profile.image_to_image
         instruction = check_prompt(instruction, "instruction")
         image = as_image(image)
-        check_size(image.width, image.height, p.size_multiple, "InstructPix2Pix")
+        check_size(image.width, image.height, self.profile.size_multiple, "InstructPix2Pix")
         generator = torch.Generator("cpu").manual_seed(seed)
-        return self.pipe(prompt=instruction, image=image, num_inference_steps=p.image_to_image.steps,
-                         guidance_scale=p.image_to_image.guidance_scale, image_guidance_scale=p.image_to_image.image_guidance_scale,
-                         generator=generator).images[0]
+        return self.pipe(prompt=instruction, image=image, num_inference_steps=s.steps, guidance_scale=s.guidance_scale,
+                         image_guidance_scale=s.image_guidance_scale, generator=generator).images[0]

@@ -26,8 +26,8 @@ class ImageToVideoAgent:
     def pipe(self):
         from diffusers import StableVideoDiffusionPipeline
 
-        return models.load(StableVideoDiffusionPipeline, self.profile.image_to_video.model, self.profile, "image_to_video",
-                           tiny_builds=BUILDS)
+        svd = self.profile.image_to_video
+        return models.load(StableVideoDiffusionPipeline, svd.model, self.profile, "image_to_video", tiny_builds=BUILDS)
 
     def motion_bucket(self, motion: str | None) -> int:
         """SVD's motion bucket: the profile's, or, where the profile's plugin gives the model's motion buckets (the
@@ -41,15 +41,15 @@ class ImageToVideoAgent:
     def segment(self, image, seed: int = 0, num_frames: int | None = None, motion: str | None = None) -> Video:
         """One SVD clip of `num_frames` frames animating `image` (at the image's size); `motion`: see
         `motion_bucket`."""
-        p = self.profile
+        p, s = self.profile, self.profile.image_to_video
         image = as_image(image)
-        num_frames = check_count(num_frames if num_frames is not None else p.image_to_video.frames_per_segment, "frames per segment")
+        num_frames = check_count(num_frames if num_frames is not None else s.frames_per_segment, "frames per segment")
         check_size(image.width, image.height, p.size_multiple, "Stable Video Diffusion")
         out = self.pipe(
             image=image, height=image.height, width=image.width, num_frames=num_frames,
-            num_inference_steps=p.image_to_video.steps, fps=p.fps, motion_bucket_id=self.motion_bucket(motion),
-            noise_aug_strength=p.image_to_video.noise_aug_strength, decode_chunk_size=p.image_to_video.decode_chunk_size,
-            min_guidance_scale=p.image_to_video.min_guidance, max_guidance_scale=p.image_to_video.max_guidance,
+            num_inference_steps=s.steps, fps=p.fps, motion_bucket_id=self.motion_bucket(motion),
+            noise_aug_strength=s.noise_aug_strength, decode_chunk_size=s.decode_chunk_size,
+            min_guidance_scale=s.min_guidance, max_guidance_scale=s.max_guidance,
             generator=torch.Generator("cpu").manual_seed(seed), output_type="np",
         )
         return Video.from_float(out.frames[0], p.fps)

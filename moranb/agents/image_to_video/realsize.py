@@ -52,8 +52,9 @@ def check_image_to_video(profile) -> list[str]:
     lines = [expect("svd: ViT-H/14 image embedding -> UNet cross-attention", embeds.shape,
                      (2, 1, pipe.unet.config.cross_attention_dim))]
     # Raises if 3 x 256 differs from the UNet's add_embedding input.
-    time_ids = _compat.svd_add_time_ids(pipe, profile.fps - 1, profile.image_to_video.motion_bucket_id, profile.image_to_video.noise_aug_strength,
-                                      embeds.dtype, 1, 1, True).to("meta")
+    svd = profile.image_to_video
+    time_ids = _compat.svd_add_time_ids(pipe, profile.fps - 1, svd.motion_bucket_id, svd.noise_aug_strength,
+                                        embeds.dtype, 1, 1, True).to("meta")
     lines.append(expect("svd: 3 added time ids (fps, motion bucket, noise augmentation) -> add_embedding",
                          (time_ids.shape[-1] * pipe.unet.config.addition_time_embed_dim,),
                          (pipe.unet.add_embedding.linear_1.in_features,)))

@@ -44,11 +44,12 @@ class ImageToVideoTrainer(AgentTrainer):
         embeds = _compat.svd_encode_image(self.pipe, image, self.device, 1, False)  # (1, 1, D)
         cond = self.pipe.video_processor.preprocess(image, height=image.height, width=image.width).to(self.device)
         noise = torch.randn(cond.shape, generator=torch.Generator("cpu").manual_seed(seed)).to(self.device)
-        cond_latents = _compat.svd_encode_vae_image(self.pipe, cond + p.image_to_video.noise_aug_strength * noise, self.device,
-                                                    1, False)
-        vae, chunk = self.pipe.vae, max(1, p.image_to_video.decode_chunk_size)
+        svd = p.image_to_video
+        cond_latents = _compat.svd_encode_vae_image(self.pipe, cond + svd.noise_aug_strength * noise, self.device, 1,
+                                                    False)
+        vae, chunk = self.pipe.vae, max(1, svd.decode_chunk_size)
         latents = torch.cat([vae.encode(clip[i:i + chunk]).latent_dist.mode() for i in range(0, frames, chunk)])
-        time_ids = torch.tensor([p.fps - 1, p.image_to_video.motion_bucket_id, p.image_to_video.noise_aug_strength], dtype=torch.float32)
+        time_ids = torch.tensor([p.fps - 1, svd.motion_bucket_id, svd.noise_aug_strength], dtype=torch.float32)
         return {"latents": (latents * vae.config.scaling_factor).float().cpu(), "embeds": embeds[0].float().cpu(),
                 "cond_latents": cond_latents[0].float().cpu(), "time_ids": time_ids}
 

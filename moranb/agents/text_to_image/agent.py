@@ -20,9 +20,9 @@ class TextToImageAgent:
     def pipe(self):
         from diffusers import AutoencoderKL, StableDiffusionXLPipeline
 
-        p = self.profile
-        vae = {"vae": models.load_model(AutoencoderKL, p.text_to_image.vae, p, "sdxl_vae")} if p.text_to_image.vae else {}
-        return models.load(StableDiffusionXLPipeline, p.text_to_image.model, p, "text_to_image", tiny_builds=BUILDS, **vae)
+        p, s = self.profile, self.profile.text_to_image
+        vae = {"vae": models.load_model(AutoencoderKL, s.vae, p, "sdxl_vae")} if s.vae else {}
+        return models.load(StableDiffusionXLPipeline, s.model, p, "text_to_image", tiny_builds=BUILDS, **vae)
 
     @property
     def refiner(self):
@@ -31,20 +31,20 @@ class TextToImageAgent:
         from diffusers import StableDiffusionXLImg2ImgPipeline
 
         base = self.pipe  # the refiner shares the base's VAE and second text encoder, as in SDXL's model card
-        return models.load(StableDiffusionXLImg2ImgPipeline, self.profile.text_to_image.refiner, self.profile, "refiner",
-                           tiny_builds=BUILDS, text_encoder_2=base.text_encoder_2, vae=base.vae)
+        return models.load(StableDiffusionXLImg2ImgPipeline, self.profile.text_to_image.refiner, self.profile,
+                           "refiner", tiny_builds=BUILDS, text_encoder_2=base.text_encoder_2, vae=base.vae)
 
     def __call__(self, prompt: str, seed: int = 0, width: int | None = None, height: int | None = None,
                  negative_prompt: str | None = None) -> Image.Image:
-        p = self.profile
+        p, s = self.profile, self.profile.text_to_image
         prompt = check_prompt(prompt)
         width, height = check_size(width or p.width, height or p.height, p.size_multiple, "SDXL")
         generator = torch.Generator("cpu").manual_seed(seed)
-        common = dict(prompt=prompt, negative_prompt=negative_prompt, num_inference_steps=p.text_to_image.steps,
-                      guidance_scale=p.text_to_image.guidance_scale, generator=generator)
+        common = dict(prompt=prompt, negative_prompt=negative_prompt, num_inference_steps=s.steps,
+                      guidance_scale=s.guidance_scale, generator=generator)
         refiner = self.refiner
         if refiner is None:
             return self.pipe(width=width, height=height, output_type="pil", **common).images[0]
-        latents = self.pipe(width=width, height=height, denoising_end=p.text_to_image.refiner_split, output_type="latent",
+        latents = self.pipe(width=width, height=height, denoising_end=s.refiner_split, output_type="latent",
                             **common).images
-        return refiner(image=latents, denoising_start=p.text_to_image.refiner_split, output_type="pil", **common).images[0]
+        return refiner(image=latents, denoising_start=s.refiner_split, output_type="pil", **common).images[0]
