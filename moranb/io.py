@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from .checks import check_out_dir
-from .errors import OutputDirError
+from .errors import InputError, OutputDirError
 
 
 @contextlib.contextmanager
@@ -40,15 +40,19 @@ def atomic_path(path: str | os.PathLike):
 
 
 @contextlib.contextmanager
-def new_folder(folder: str | os.PathLike, sync: bool = False):
+def new_folder(folder: str | os.PathLike, sync: bool = False, reads=()):
     """Yield an empty hidden folder beside `folder`; when the block succeeds it replaces `folder` whole (a reader
-    sees the old folder or the new one, never half of one). `sync`: its files reach the disk before the swap."""
+    sees the old folder or the new one, never half of one). `sync`: its files reach the disk before the swap.
+
+    `folder` must pass `check_replaceable` (not empty, apart from the folders in `reads`, holding nothing moranb did
+    not write); the new folder carries the marker that says moranb wrote it."""
     import tempfile
 
-    folder = Path(folder)
+    folder = check_replaceable(folder, reads)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
+        (tmp / MARKER).write_text("written by moranb; the whole folder is replaced when it is written again\n")
         yield tmp
         if sync:
             for path in tmp.rglob("*"):
@@ -64,6 +68,44 @@ def new_folder(folder: str | os.PathLike, sync: bool = False):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+MARKER = ".moranb"  # in every folder `new_folder` writes: moranb may replace it whole
+
+
+def check_replaceable(folder, reads=(), what: str = "output folder") -> Path:
+    """`folder` as a Path, if moranb may replace it whole: the one rule for every folder the project replaces, checked
+    before any work starts. Never an empty path (the current folder), never a folder in `reads` (the folders the
+    work reads from), inside one or above one, and never a folder holding files moranb did not write (no `MARKER`):
+    a user's own files are kept. Otherwise one line saying which rule and what to do."""
+    check_out_dir(folder)
+    folder = Path(folder)
+    target = folder.resolve()
+    for read in reads:
+        source = Path(read).resolve()
+        if target == source or source in target.parents or target in source.parents:
+            relation = "is" if target == source else "is inside" if source in target.parents else "holds"
+            raise OutputDirError(f"{what} '{folder}' {relation} '{read}', which this reads from; writing it would "
+                                 f"replace what it reads: choose a folder apart from it")
+    if target.exists():
+        if not target.is_dir():
+            raise OutputDirError(f"{what} '{folder}' is a file; choose a folder")
+        if any(target.iterdir()) and not (target / MARKER).exists():
+            raise OutputDirError(f"{what} '{folder}' holds files moranb did not write, which replacing it would delete; "
+                                 f"choose another folder, or move those files away")
+    return folder
+
+
+def contained(folder, relative, where: str) -> Path:
+    """`folder / relative` where `relative` (read from a data file, so input) is a relative path that stays inside
+    `folder`; otherwise one line naming `where` it was read (file:line and field)."""
+    if not isinstance(relative, str) or not relative or os.path.isabs(relative) or "\x00" in relative:
+        raise InputError(f"{where}: {relative!r} is not a path relative to '{folder}'; fix or delete that line")
+    path = Path(folder) / relative
+    if Path(folder).resolve() not in path.resolve().parents:
+        raise InputError(f"{where}: '{relative}' points outside '{folder}'; a data file may only name files inside "
+                         f"its own folder: fix or delete that line")
+    return path
 
 
 PUBLISH_PREFIX = ".publish-"

@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import DatasetError, MoranbError
-from ..io import new_folder
+from ..io import check_replaceable, contained, new_folder
 from ..video import Video, read_image, read_video
 from .decisions import read_decisions
 from .records import append_jsonl, read_jsonl
@@ -38,7 +38,9 @@ def build_dataset(data_dir, out=None, human: bool = True) -> "Dataset":
     human-in-the-loop"); the sets a person (or a policy) decided are left out and counted as "left_to_a_person".
     """
     data_dir = Path(data_dir)
-    out = Path(out) if out is not None else data_dir / "dataset"
+    rounds_read = sorted(p for p in data_dir.glob("round-[0-9][0-9]") if p.is_dir())
+    # Checked before any work: the dataset never replaces a round it reads (or the data folder, or a user's folder).
+    out = check_replaceable(out if out is not None else data_dir / "dataset", reads=rounds_read, what="dataset folder")
     rounds = sorted(p for p in data_dir.glob("round-[0-9][0-9]") if (p / "sets.jsonl").exists())
     if not rounds:
         raise EmptyDatasetError(f"no rounds under '{data_dir}'; run moranb.data.synthesize_round first")
@@ -70,7 +72,7 @@ def build_dataset(data_dir, out=None, human: bool = True) -> "Dataset":
             f"no accepted samples in {len(rounds)} round(s) under '{data_dir}' ({tally['sets']} sets: "
             f"{tally['discarded']} discarded, {tally['undecided']} waiting for a person); decide the queued sets "
             f"(FilterPanel or resolve_queue) or run another round")
-    with new_folder(out) as tmp:
+    with new_folder(out, reads=rounds_read) as tmp:
         (tmp / "videos").mkdir()
         (tmp / "first_frames").mkdir()
         for s, pick, by in samples:
@@ -107,7 +109,12 @@ class Dataset:
         if not (self.path / "metadata.jsonl").exists():
             raise MoranbError(f"'{self.path}' is not a moranb dataset (no metadata.jsonl); build one with "
                               f"moranb.data.build_dataset")
-        self.meta = [record for _, record in read_jsonl(self.path / "metadata.jsonl", strict=True)]
+        path = self.path / "metadata.jsonl"
+        self.meta = []
+        for number, record in read_jsonl(path, strict=True):
+            for field in ("video", "first_frame"):  # a dataset is shared: its paths must stay inside it
+                contained(self.path, record.get(field), f"{path}:{number} {field}")
+            self.meta.append(record)
 
     def __len__(self) -> int:
         return len(self.meta)

@@ -1,7 +1,8 @@
 """JSON Lines files, written one line at a time: a decision or a finished set is on disk the moment it is made.
 
 An append is flushed and synced before it returns. A run killed in the middle of an append leaves at most one partial
-last line; reading skips it (that set is simply made again) and the next append starts on a fresh line.
+last line; reading skips it (that set is simply made again) and the next append drops it before it writes, so the
+file is whole again.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ def append_jsonl(path, record: dict) -> None:
         f.seek(0, os.SEEK_END)
         if f.tell():
             f.seek(-1, os.SEEK_END)
-            if f.read(1) != b"\n":  # a partial line left by a killed writer: never glue onto it
-                line = "\n" + line
+            if f.read(1) != b"\n":  # a partial line left by a killed writer: drop it (the rest ends at a newline)
+                f.seek(0)
+                f.truncate(f.read().rfind(b"\n") + 1)
         f.write(line.encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from ..agents.judge import CRITERIA, Judge, Judgement
 from ..checks import check_count
 from ..config import Profile, get_profile
 from ..errors import InputError
-from ..io import prepare_output_dir, write_json
+from ..io import contained, prepare_output_dir, write_json
 from .records import append_jsonl, read_jsonl
 
 JUDGES = ("a", "b")
@@ -147,8 +148,32 @@ def synthesize_round(data_dir, round: int = 1, profile: "str | Profile" = "tiny"
     return RoundResult(round, here, sets, made)
 
 
+SET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # a name, never a path ("r01-s003")
+
+
 def read_sets(here: Path) -> list[CandidateSet]:
-    return [CandidateSet.from_json(line) for _, line in read_jsonl(Path(here) / "sets.jsonl")]
+    """The round's finished sets, each line checked: a set id is a name, a candidate a folder inside the data folder
+    (a data folder is shared, so its files are input), and a set appears once."""
+    here = Path(here)
+    path, sets = here / "sets.jsonl", {}
+    for number, record in read_jsonl(path):
+        where = f"{path}:{number}"
+        try:
+            s = CandidateSet.from_json(record)
+        except (TypeError, KeyError, ValueError):
+            raise InputError(f"{where} is not a set this round wrote (a missing or unknown field); fix or delete "
+                             f"that line") from None
+        if not isinstance(s.id, str) or not SET_ID.fullmatch(s.id) or ".." in s.id:
+            raise InputError(f"{where}: set id {s.id!r} is not a name (letters, digits, '-', '_', '.'); fix or delete "
+                             f"that line")
+        if not isinstance(s.candidates, list):
+            raise InputError(f"{where}: candidates must be a list of folders; fix or delete that line")
+        for run in s.candidates:
+            contained(here.parent, run, f"{where} candidates")
+        if s.id in sets:
+            raise InputError(f"{where}: set {s.id} is there twice; delete the second line")
+        sets[s.id] = s
+    return list(sets.values())
 
 
 def round_prompts(data_dir, round: int = 1, profile: "str | Profile" = "tiny", seed: int = 0,

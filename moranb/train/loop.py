@@ -32,7 +32,8 @@ from ..agents import TRAINERS
 from ..agents.training import LORA_TARGETS
 from ..config import Profile, get_profile
 from ..errors import CheckpointError, DatasetError, GPUMemoryError, InputError, MoranbError
-from ..io import new_folder
+from ..checks import check_out_dir
+from ..io import check_replaceable, new_folder
 from ..modulation import Modulation, random_init
 from .adapters import save_adapters
 
@@ -129,8 +130,11 @@ class FineTuner:
         if profile.adapters:
             raise InputError("fine-tuning starts from the profile's base models; pass a profile without adapters "
                              "(a dataset of several rounds is trained round after round in one run)")
+        check_out_dir(out)  # an empty one would be the current folder, and its adapters/ replaced
         self.dataset = open_dataset(dataset)
         self.out = Path(out)
+        # Checked before any work: the adapters never replace the dataset, a folder in it, or a user's folder.
+        check_replaceable(self.out / "adapters", reads=[self.dataset.path], what="adapters folder")
         self.progress = progress
         self.frames = cfg.frames or profile.image_to_video.frames_per_segment
         meta = self.dataset.meta
@@ -437,6 +441,7 @@ def finetune(dataset, profile: "str | Profile" = "tiny", out="outputs/finetune",
     A run whose adapters are already there (same profile, models, settings and dataset) is not trained again.
     """
     cfg = TrainConfig(**config)
+    check_out_dir(out)
     if resume and stop_after is None and (Path(out) / "adapters" / MANIFEST).is_file():
         done = read_manifest(Path(out) / "adapters")
         if done.get("identity") == run_identity(get_profile(profile), cfg, open_dataset(dataset)):

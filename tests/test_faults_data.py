@@ -1,0 +1,137 @@
+"""Fault suite of the data surface (issue 22): nothing lost, nothing read or written outside the data folder.
+
+Each test is a finding of the hostile probes: before the change each one lost data, reached outside the data folder
+or broke a later read; now each is refused in one line, before any work, or repaired. Every test checks that
+nothing beside the data folder was written.
+"""
+
+import json
+
+import pytest
+
+from moranb import data
+from moranb.agents.judge import Judgement
+from moranb.errors import InputError, OutputDirError
+
+pytestmark = pytest.mark.slow
+SMALL = dict(segments=1, frames_per_segment=2, candidates=2, progress=False)
+
+
+def scripted(name, picks):
+    answers = iter(picks)
+
+    def judge(prompt, videos, criterion):
+        pick = next(answers)
+        return Judgement(judge=name, backend="scripted", criterion=criterion, pick=pick, reason="scripted",
+                         raw=str(pick))
+
+    return judge
+
+
+def listing(folder, skip):
+    """Every path under `folder` but those under `skip` (the data folder), with its size."""
+    return {str(p.relative_to(folder)): p.stat().st_size if p.is_file() else None for p in folder.rglob("*")
+            if skip not in p.parents and p != skip}
+
+
+@pytest.fixture
+def round1(tiny, tmp_path):
+    """A data folder with round 1: the judges agree on set 0 and disagree on set 1 (queued)."""
+    judges = [scripted("A", [0, 0]), scripted("B", [0, 1])]
+    return data.synthesize_round(tmp_path / "data", round=1, profile=tiny, prompts=2, judges=judges, **SMALL)
+
+
+def test_a_dataset_never_replaces_what_it_reads(round1, tmp_path):
+    d = round1.dir.parent
+    before = {p.relative_to(d): p.stat().st_size for p in d.rglob("*") if p.is_file()}
+    for out in (d, round1.dir, round1.dir / "candidates", tmp_path):
+        with pytest.raises(OutputDirError, match="which this reads from"):
+            data.build_dataset(d, out=out)
+    assert {p.relative_to(d): p.stat().st_size for p in d.rglob("*") if p.is_file()} == before  # nothing lost
+    built = data.build_dataset(d)  # the default, <data>/dataset, beside the rounds
+    assert len(built) == 1 and (d / "dataset" / ".moranb").is_file()
+
+
+def test_a_dataset_never_replaces_a_users_folder(round1, tmp_path):
+    d = round1.dir.parent
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my own notes")
+    with pytest.raises(OutputDirError, match="holds files moranb did not write"):
+        data.build_dataset(d, out=mine)
+    assert (mine / "notes.txt").read_text() == "my own notes"
+    with pytest.raises(InputError, match="output directory is empty"):
+        data.build_dataset(d, out="")
+    out = tmp_path / "ds"
+    first = data.build_dataset(d, out=out)
+    again = data.build_dataset(d, out=out)  # a folder moranb wrote is replaced whole
+    assert len(first) == len(again) == 1 and (out / ".moranb").is_file()
+
+
+def test_fine_tuning_refuses_an_empty_out_or_one_in_the_dataset(round1, tmp_path, monkeypatch):
+    from moranb.train import finetune
+
+    ds = data.build_dataset(round1.dir.parent)
+    work = tmp_path / "cwd"
+    (work / "adapters").mkdir(parents=True)
+    (work / "adapters" / "keep.txt").write_text("a user's file")
+    monkeypatch.chdir(work)
+    with pytest.raises(InputError, match="output directory is empty"):
+        finetune(ds.path, "tiny", out="", steps_per_round=1)
+    with pytest.raises(OutputDirError, match="reads from"):
+        finetune(ds.path, "tiny", out=ds.path, steps_per_round=1)
+    with pytest.raises(OutputDirError, match="holds files moranb did not write"):
+        finetune(ds.path, "tiny", out=work, steps_per_round=1)
+    assert sorted(p.name for p in work.rglob("*")) == ["adapters", "keep.txt"]
+
+
+def _rewrite_sets(round_dir, change):
+    path = round_dir / "sets.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps(r) + "\n" for r in change(records)))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("id", "../../../x/pwned", r"sets.jsonl:1: set id '../../../x/pwned' is not a name"),
+    ("candidates", ["/etc", "/etc"], r"sets.jsonl:1 candidates: '/etc' is not a path relative"),
+    ("candidates", ["../../secret", "../../secret"], r"sets.jsonl:1 candidates: '../../secret' points outside"),
+])
+def test_a_set_naming_a_path_outside_the_data_folder_is_refused(round1, tmp_path, field, value, message):
+    d = round1.dir.parent
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "video.mp4").write_bytes(b"not yours")
+    before = listing(tmp_path, d)
+    _rewrite_sets(round1.dir, lambda records: [{**records[0], field: value}, *records[1:]])
+    with pytest.raises(InputError, match=message):
+        data.build_dataset(d)
+    with pytest.raises(InputError, match=message):
+        data.pending(round1.dir)  # what the filtering panel reads
+    assert listing(tmp_path, d) == before  # nothing written (or made) outside the data folder
+
+
+def test_a_set_written_twice_is_refused_not_doubled(round1):
+    _rewrite_sets(round1.dir, lambda records: [*records, records[0]])
+    with pytest.raises(InputError, match=r"sets.jsonl:3: set r01-s000 is there twice"):
+        data.build_dataset(round1.dir.parent)
+
+
+def test_dataset_paths_stay_inside_the_dataset(round1, tmp_path):
+    ds = data.build_dataset(round1.dir.parent)
+    (tmp_path / "x.mp4").write_bytes(b"outside")
+    meta = ds.path / "metadata.jsonl"
+    record = json.loads(meta.read_text().splitlines()[0])
+    for field, value in (("video", "../../x.mp4"), ("first_frame", "/etc/passwd")):
+        meta.write_text(json.dumps({**record, field: value}) + "\n")
+        with pytest.raises(InputError, match=f"metadata.jsonl:1 {field}"):
+            data.Dataset(ds.path)
+
+
+def test_a_torn_append_is_dropped_before_the_next_one(round1):
+    path = round1.dir / "decisions.jsonl"
+    path.write_bytes(b'{"set": "r01-s001", "decis')  # what a kill in the middle of an append leaves
+    assert data.read_decisions(round1.dir) == {}  # the partial line is skipped
+    data.record_decision(round1.dir, "r01-s001", "pick", 1)
+    decided = data.read_decisions(round1.dir)  # before: "decisions.jsonl:2 is not a JSON object" from here on
+    assert decided["r01-s001"].pick == 1
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["set"] == "r01-s001"
