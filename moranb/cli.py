@@ -193,8 +193,10 @@ def _batch(args):
     profile = get_profile(args.profile, adapters=args.adapters) if args.adapters else args.profile
     names = ("segments", "frames_per_segment", "width", "height", "prompt_backend")
     options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    # --samples 0 is zero samples (refused), never "not given"
+    seeds = args.seeds or (args.samples if args.samples is not None else 5)
     summary = run_batch(args.source, task=args.task, profile=profile, out=args.out,
-                        seeds=args.seeds or (args.samples or 5), samples=args.samples if args.seeds else None,
+                        seeds=seeds, samples=args.samples if args.seeds else None,
                         dimensions=args.dimensions, limit=args.limit, progress=not args.no_progress, **options)
     from accelerate import PartialState
 

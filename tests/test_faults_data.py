@@ -135,3 +135,21 @@ def test_a_torn_append_is_dropped_before_the_next_one(round1):
     assert decided["r01-s001"].pick == 1
     lines = path.read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["set"] == "r01-s001"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"pick": -1}, r"sets.jsonl:1: status 'accepted' with pick -1"),
+    ({"pick": 2}, r"sets.jsonl:1: status 'accepted' with pick 2"),
+    ({"status": "maybe"}, r"sets.jsonl:1: status 'maybe'"),
+    ({"seeds": [1]}, r"sets.jsonl:1: candidates must be a list of folders, one seed each"),
+])
+def test_a_set_whose_pick_is_not_one_of_its_candidates_is_refused(round1, change, message):
+    _rewrite_sets(round1.dir, lambda records: [{**records[0], **change}, *records[1:]])
+    with pytest.raises(InputError, match=message):  # before: pick -1 silently took the last candidate
+        data.build_dataset(round1.dir.parent)
+
+
+def test_a_hand_edited_set_missing_a_field_is_one_line(round1):
+    _rewrite_sets(round1.dir, lambda records: [{k: v for k, v in records[0].items() if k != "prompt"}, *records[1:]])
+    with pytest.raises(InputError, match=r"sets.jsonl:1 is not a set this round wrote"):
+        data.build_dataset(round1.dir.parent)

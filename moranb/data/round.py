@@ -166,8 +166,13 @@ def read_sets(here: Path) -> list[CandidateSet]:
         if not isinstance(s.id, str) or not SET_ID.fullmatch(s.id) or ".." in s.id:
             raise InputError(f"{where}: set id {s.id!r} is not a name (letters, digits, '-', '_', '.'); fix or delete "
                              f"that line")
-        if not isinstance(s.candidates, list):
-            raise InputError(f"{where}: candidates must be a list of folders; fix or delete that line")
+        if not isinstance(s.candidates, list) or not isinstance(s.seeds, list) or len(s.seeds) != len(s.candidates):
+            raise InputError(f"{where}: candidates must be a list of folders, one seed each; fix or delete that line")
+        if s.status not in ("accepted", "queued") or (s.status == "accepted" and not (
+                isinstance(s.pick, int) and not isinstance(s.pick, bool) and 0 <= s.pick < len(s.candidates))):
+            raise InputError(f"{where}: status {s.status!r} with pick {s.pick!r} is not a set this round wrote (an "
+                             f"accepted set picks one of its {len(s.candidates)} candidates, 0 to "
+                             f"{len(s.candidates) - 1}); fix or delete that line")
         for run in s.candidates:
             contained(here.parent, run, f"{where} candidates")
         if s.id in sets:

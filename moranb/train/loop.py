@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -70,6 +71,9 @@ class TrainConfig:
         for name in ("batch_size", "steps_per_round", "checkpoint_every", "gradient_accumulation", "lora_rank"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) \
+                or self.lr <= 0:
+            raise InputError(f"the learning rate must be a positive finite number (the paper's: 1e-5); got {self.lr!r}")
         if self.mixed_precision not in (None, "no", "bf16", "fp16"):
             raise InputError(f"mixed_precision must be 'bf16', 'fp16' or 'no', not {self.mixed_precision!r}")
 

@@ -129,7 +129,10 @@ class PromptAgent:
         body = {"model": self.model, "messages": messages, "temperature": 0}
         try:
             data = post_json(url, body, self.timeout, "prompt endpoint")
-            return data["choices"][0]["message"]["content"] or ""
+            content = data["choices"][0]["message"]["content"]
+            if content is not None and not isinstance(content, str):
+                raise TypeError(content)
+            return content or ""
         except urllib.error.HTTPError as exc:
             raise BackendError(f"prompt endpoint {url} answered HTTP {exc.code}; check the model name "
                                f"'{self.model}' and the API key") from None
