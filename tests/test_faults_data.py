@@ -153,3 +153,28 @@ def test_a_hand_edited_set_missing_a_field_is_one_line(round1):
     _rewrite_sets(round1.dir, lambda records: [{k: v for k, v in records[0].items() if k != "prompt"}, *records[1:]])
     with pytest.raises(InputError, match=r"sets.jsonl:1 is not a set this round wrote"):
         data.build_dataset(round1.dir.parent)
+
+
+def test_a_round_resumes_only_with_its_own_settings(round1, tiny):
+    d = round1.dir.parent
+    judges = [scripted("A", [0, 0]), scripted("B", [0, 1])]
+    again = data.synthesize_round(d, round=1, profile=tiny, prompts=2, judges=judges, **SMALL)
+    assert again.made == [] and len(again.sets) == 2  # the same settings: resumed, nothing made twice
+    with pytest.raises(InputError, match=r"other settings \(candidates 2 -> 3\)"):
+        data.synthesize_round(d, round=1, profile=tiny, prompts=2, judges=judges, **{**SMALL, "candidates": 3})
+    with pytest.raises(InputError, match=r"other settings \(profile 'tiny' -> 'mini'\)"):
+        data.synthesize_round(d, round=1, profile="mini", prompts=2, judges=judges, **SMALL)
+    assert len((round1.dir / "sets.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_second_process_on_a_round_is_refused(round1, tiny):
+    from filelock import FileLock
+
+    held = FileLock(round1.dir / ".lock")  # what a first process holds while it makes the round
+    held.acquire()
+    try:
+        with pytest.raises(InputError, match="another process is making round 1"):
+            data.synthesize_round(round1.dir.parent, round=1, profile=tiny, prompts=2, **SMALL)
+    finally:
+        held.release()
+    assert len((round1.dir / "sets.jsonl").read_text().splitlines()) == 2

@@ -15,6 +15,7 @@ first unfinished set.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
@@ -107,10 +108,9 @@ def synthesize_round(data_dir, round: int = 1, profile: "str | Profile" = "tiny"
     """Make (or finish) round `round` under `data_dir`; returns every set of the round, old and new.
 
     `judges` replaces the profile's two judges with any two callables `judge(prompt, videos, criterion) ->
-    Judgement` (a person's own rubric, a test's scripted answers).
+    Judgement` (a person's own rubric, a test's scripted answers). One process at a time works on a round, and a
+    round resumes only with the settings it was started with (its round.json).
     """
-    from ..tasks import text_to_video
-
     round = check_count(round, "round")
     count = check_count(prompts if prompts is not None else prompts_in_round(round), "prompts")
     candidates = check_count(candidates, "candidates")
@@ -119,7 +119,51 @@ def synthesize_round(data_dir, round: int = 1, profile: "str | Profile" = "tiny"
     profile = get_profile(profile)
     here = prepare_output_dir(round_dir(data_dir, round))
     data_dir = Path(data_dir)
+    with _one_process(here, round):
+        return _synthesize(data_dir, here, round, profile, seed, count, candidates, judge_backend, segments,
+                           frames_per_segment, judges, progress)
 
+
+@contextlib.contextmanager
+def _one_process(here: Path, round: int):
+    """One process at a time makes a round: a second one would make every set again and append it twice."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(here / ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise InputError(f"another process is making round {round} in '{here}'; wait for it to finish (a rerun then "
+                         f"resumes where it stopped) or use another data folder") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _check_identity(here: Path, identity: dict) -> None:
+    """A round's settings, written when it starts (round.json); resuming it with others would mix two rounds."""
+    path = here / "round.json"
+    if not path.exists():
+        write_json(path, identity)
+        return
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise InputError(f"{path} is not the JSON this round wrote; delete it to resume the round") from None
+    changed = {k: (kept.get(k), v) for k, v in identity.items() if kept.get(k) != v}
+    if changed:
+        what = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
+        raise InputError(f"round in '{here}' was made with other settings ({what}); resume it with its own, or make "
+                         f"the new round in another data folder")
+
+
+def _synthesize(data_dir, here, round, profile, seed, count, candidates, judge_backend, segments, frames_per_segment,
+                judges, progress) -> RoundResult:
+    from ..tasks import text_to_video
+
+    _check_identity(here, {"profile": profile.name, "candidates": candidates, "seed": seed, "segments": segments,
+                           "frames_per_segment": frames_per_segment})
     texts = round_prompts(data_dir, round, profile, seed, count)
     done = {s.id: s for s in read_sets(here)}
     judges = judges or [Judge(profile, which=w, backend=judge_backend) for w in JUDGES]
