@@ -65,6 +65,7 @@ class ImageToImageSettings:
 
     model: Model
     steps: int = 20
+    # Classifier-free guidance on the instruction, and on the input image (higher: the edit keeps more of it).
     guidance_scale: float = 7.5
     image_guidance_scale: float = 1.5
 

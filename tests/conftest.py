@@ -25,6 +25,24 @@ def tiny():
     return get_profile("tiny")
 
 
+@pytest.fixture(scope="session")
+def scripted_judge():
+    """A factory of stand-in judges: `scripted_judge(name, picks)` answers `picks` in order (None: an abstention)."""
+    from moranb.agents.judge import Judgement
+
+    def make(name, picks):
+        answers = iter(picks)
+
+        def judge(prompt, videos, criterion):
+            pick = next(answers)
+            return Judgement(judge=name, backend="scripted", criterion=criterion, pick=pick, reason="scripted",
+                             raw=str(pick))
+
+        return judge
+
+    return make
+
+
 @pytest.fixture
 def moving_video():
     """A synthetic 12-frame video: a bright square moving right over a gradient."""

@@ -10,22 +10,10 @@ import json
 import pytest
 
 from moranb import data
-from moranb.agents.judge import Judgement
 from moranb.errors import InputError, OutputDirError
 
 pytestmark = pytest.mark.slow
 SMALL = dict(segments=1, frames_per_segment=2, candidates=2, progress=False)
-
-
-def scripted(name, picks):
-    answers = iter(picks)
-
-    def judge(prompt, videos, criterion):
-        pick = next(answers)
-        return Judgement(judge=name, backend="scripted", criterion=criterion, pick=pick, reason="scripted",
-                         raw=str(pick))
-
-    return judge
 
 
 def listing(folder, skip):
@@ -35,9 +23,9 @@ def listing(folder, skip):
 
 
 @pytest.fixture
-def round1(tiny, tmp_path):
+def round1(tiny, tmp_path, scripted_judge):
     """A data folder with round 1: the judges agree on set 0 and disagree on set 1 (queued)."""
-    judges = [scripted("A", [0, 0]), scripted("B", [0, 1])]
+    judges = [scripted_judge("A", [0, 0]), scripted_judge("B", [0, 1])]
     return data.synthesize_round(tmp_path / "data", round=1, profile=tiny, prompts=2, judges=judges, **SMALL)
 
 
@@ -155,9 +143,9 @@ def test_a_hand_edited_set_missing_a_field_is_one_line(round1):
         data.build_dataset(round1.dir.parent)
 
 
-def test_a_round_resumes_only_with_its_own_settings(round1, tiny):
+def test_a_round_resumes_only_with_its_own_settings(round1, tiny, scripted_judge):
     d = round1.dir.parent
-    judges = [scripted("A", [0, 0]), scripted("B", [0, 1])]
+    judges = [scripted_judge("A", [0, 0]), scripted_judge("B", [0, 1])]
     again = data.synthesize_round(d, round=1, profile=tiny, prompts=2, judges=judges, **SMALL)
     assert again.made == [] and len(again.sets) == 2  # the same settings: resumed, nothing made twice
     with pytest.raises(InputError, match=r"other settings \(candidates 2 -> 3\)"):

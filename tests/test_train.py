@@ -12,7 +12,6 @@ from safetensors.torch import load_file
 
 from moranb import data, get_profile, models
 from moranb.agents import ConnectionAgent, TextToImageAgent
-from moranb.agents.judge import Judgement
 from moranb.errors import CheckpointError, DatasetError, GPUMemoryError
 from moranb.train import FineTuner, finetune
 from moranb.train import loop
@@ -22,23 +21,12 @@ FRAMES = 4  # frames per clip: small, so a step takes about a second
 QUICK = dict(frames=FRAMES, batch_size=2, progress=False)
 
 
-def scripted(name, picks):
-    answers = iter(picks)
-
-    def judge(prompt, videos, criterion):
-        pick = next(answers)
-        return Judgement(judge=name, backend="scripted", criterion=criterion, pick=pick, reason="scripted",
-                         raw=str(pick))
-
-    return judge
-
-
 @pytest.fixture(scope="module")
-def data_dir(tiny, tmp_path_factory):
+def data_dir(tiny, tmp_path_factory, scripted_judge):
     """One round of 3 prompts: the judges agree on two sets, a policy decides the third (the human step). Videos of
     9 frames, a connection's length (image-to-video trains on the first FRAMES)."""
     root = tmp_path_factory.mktemp("train-data")
-    judges = [scripted("A", [0, 1, 0]), scripted("B", [0, 1, 1])]
+    judges = [scripted_judge("A", [0, 1, 0]), scripted_judge("B", [0, 1, 1])]
     result = data.synthesize_round(root, round=1, profile=tiny, prompts=3, judges=judges, segments=1,
                                    frames_per_segment=tiny.connection.frames, candidates=2, progress=False)
     data.resolve_queue(result.dir, policy="judge_a")

@@ -111,6 +111,8 @@ def synthesize_round(data_dir, round: int = 1, profile: "str | Profile" = "tiny"
     Judgement` (a person's own rubric, a test's scripted answers). One process at a time works on a round, and a
     round resumes only with the settings it was started with (its round.json).
     """
+    from ..tasks import text_to_video
+
     round = check_count(round, "round")
     count = check_count(prompts if prompts is not None else prompts_in_round(round), "prompts")
     candidates = check_count(candidates, "candidates")
@@ -120,8 +122,35 @@ def synthesize_round(data_dir, round: int = 1, profile: "str | Profile" = "tiny"
     here = prepare_output_dir(round_dir(data_dir, round))
     data_dir = Path(data_dir)
     with _one_process(here, round):
-        return _synthesize(data_dir, here, round, profile, seed, count, candidates, judge_backend, segments,
-                           frames_per_segment, judges, progress)
+        _check_identity(here, {"profile": profile.name, "candidates": candidates, "seed": seed, "segments": segments,
+                               "frames_per_segment": frames_per_segment})
+        texts = round_prompts(data_dir, round, profile, seed, count)
+        done = {s.id: s for s in read_sets(here)}
+        judges = judges or [Judge(profile, which=w, backend=judge_backend) for w in JUDGES]
+        if len(judges) != 2:
+            raise InputError(f"a round has two judges; got {len(judges)}")
+        made = []
+        for i, prompt in enumerate(tqdm(texts, desc=f"round {round}", unit="set", disable=not progress)):
+            set_id = f"r{round:02d}-s{i:03d}"
+            if set_id in done:
+                continue
+            seeds = [seed * 1_000_003 + round * 10_007 + i * 101 + k for k in range(candidates)]
+            runs = [text_to_video(prompt, profile=profile, seed=s, segments=segments,
+                                  frames_per_segment=frames_per_segment, out_dir=here / "candidates" / set_id / str(k))
+                    for k, s in enumerate(seeds)]
+            videos = [r.video for r in runs]
+            verdicts = [judge(prompt, videos, draw_criterion(seed, set_id, w)) for w, judge in zip(JUDGES, judges)]
+            picks = {v.pick for v in verdicts}
+            agreed = len(picks) == 1 and None not in picks
+            record = CandidateSet(
+                id=set_id, round=round, prompt=prompt, seeds=seeds,
+                candidates=[str(r.out_dir.relative_to(data_dir)) for r in runs], judgements=verdicts,
+                status="accepted" if agreed else "queued", pick=verdicts[0].pick if agreed else None)
+            append_jsonl(here / "sets.jsonl", dataclasses.asdict(record))
+            done[set_id] = record
+            made.append(set_id)
+        sets = [done[s] for s in sorted(done)]
+        return RoundResult(round, here, sets, made)
 
 
 @contextlib.contextmanager
@@ -156,40 +185,6 @@ def _check_identity(here: Path, identity: dict) -> None:
         what = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
         raise InputError(f"round in '{here}' was made with other settings ({what}); resume it with its own, or make "
                          f"the new round in another data folder")
-
-
-def _synthesize(data_dir, here, round, profile, seed, count, candidates, judge_backend, segments, frames_per_segment,
-                judges, progress) -> RoundResult:
-    from ..tasks import text_to_video
-
-    _check_identity(here, {"profile": profile.name, "candidates": candidates, "seed": seed, "segments": segments,
-                           "frames_per_segment": frames_per_segment})
-    texts = round_prompts(data_dir, round, profile, seed, count)
-    done = {s.id: s for s in read_sets(here)}
-    judges = judges or [Judge(profile, which=w, backend=judge_backend) for w in JUDGES]
-    if len(judges) != 2:
-        raise InputError(f"a round has two judges; got {len(judges)}")
-    made = []
-    for i, prompt in enumerate(tqdm(texts, desc=f"round {round}", unit="set", disable=not progress)):
-        set_id = f"r{round:02d}-s{i:03d}"
-        if set_id in done:
-            continue
-        seeds = [seed * 1_000_003 + round * 10_007 + i * 101 + k for k in range(candidates)]
-        runs = [text_to_video(prompt, profile=profile, seed=s, segments=segments, frames_per_segment=frames_per_segment,
-                              out_dir=here / "candidates" / set_id / str(k)) for k, s in enumerate(seeds)]
-        videos = [r.video for r in runs]
-        verdicts = [judge(prompt, videos, draw_criterion(seed, set_id, w)) for w, judge in zip(JUDGES, judges)]
-        picks = {v.pick for v in verdicts}
-        agreed = len(picks) == 1 and None not in picks
-        record = CandidateSet(
-            id=set_id, round=round, prompt=prompt, seeds=seeds,
-            candidates=[str(r.out_dir.relative_to(data_dir)) for r in runs], judgements=verdicts,
-            status="accepted" if agreed else "queued", pick=verdicts[0].pick if agreed else None)
-        append_jsonl(here / "sets.jsonl", dataclasses.asdict(record))
-        done[set_id] = record
-        made.append(set_id)
-    sets = [done[s] for s in sorted(done)]
-    return RoundResult(round, here, sets, made)
 
 
 SET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # a name, never a path ("r01-s003")
