@@ -11,7 +11,9 @@
 This module reads and applies them (`moranb.models.load` calls `apply_adapters` on a pipeline it loads); the
 training half (`moranb.train`) writes them. Everything an agent's adapters need at load time is in the manifest, so
 nothing here knows one agent from another. Loading checks that the adapters were made for the same denoiser (class
-and config): adapters of the tiny models never load into SDXL.
+and config): adapters of the tiny models never load into SDXL. The folder's hash (part of every run's identity) is
+computed from its weight files and must equal the one the manifest recorded, so weights replaced after training are
+refused in one line, never reused with stale results; only safetensors files are ever read (never a pickle).
 """
 
 from __future__ import annotations
@@ -38,6 +40,23 @@ def denoiser_fingerprint(denoiser) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def weights_digest(folder) -> str:
+    """The SHA-256 (16 hex digits) of every weight file under `folder`, in path order: what the manifest records."""
+    files = sorted(Path(folder).rglob("*.safetensors"))
+    return _digest(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+
+
+@functools.lru_cache(maxsize=32)
+def _digest(files: tuple) -> str:
+    """Hashed once per version of the files (every pipeline load and every run asks)."""
+    digest = hashlib.sha256()
+    for path, _, _ in files:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def read_manifest(folder) -> dict:
     folder = Path(folder)
     path = folder / MANIFEST
@@ -51,13 +70,35 @@ def read_manifest(folder) -> dict:
 
 @functools.lru_cache(maxsize=32)
 def _manifest(path: str, stamp: int) -> dict:
-    """adapters.json, read once per version of the file (every pipeline load and every run asks for it)."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """adapters.json, read and checked once per version of the file (every pipeline load and every run asks)."""
+    from .io import read_json
+
+    fix = "fine-tune again to write the adapters anew"
+    meta = read_json(path, {"profile": str, "step": int, "agents": dict, "sha256": str, "lora": dict}, fix,
+                     CheckpointError)
+    for field, agent in meta["agents"].items():
+        if not isinstance(agent, dict) or agent.get("format") not in FORMATS or not isinstance(
+                agent.get("denoiser_attr"), str) or not isinstance(agent.get("denoiser"), str):
+            raise CheckpointError(f"{path}: agent '{field}' does not say which denoiser it adapts (denoiser, "
+                                  f"denoiser_attr) or in which format ({', '.join(FORMATS)}); {fix}")
+    return meta
 
 
 def fingerprint(folder) -> str | None:
-    """The adapters' content hash (part of a run's identity, so retrained adapters never reuse old stages)."""
-    return read_manifest(folder)["sha256"] if folder else None
+    """The adapters' content hash, computed from their weight files (part of a run's identity, so retrained
+    adapters never reuse old stages); weight files that are not the ones the manifest recorded are refused."""
+    if not folder:
+        return None
+    meta = read_manifest(folder)
+    for field, agent in meta["agents"].items():
+        if not (Path(folder) / field / FORMATS[agent["format"]]).is_file():
+            raise CheckpointError(f"the adapters in '{folder}' have no {field}/{FORMATS[agent['format']]} (moranb "
+                                  f"reads only the safetensors files it wrote); fine-tune again, or restore it")
+    digest = weights_digest(folder)
+    if digest != meta["sha256"]:
+        raise CheckpointError(f"the weight files in '{folder}' are not the ones its {MANIFEST} was written with "
+                              f"(changed after training); fine-tune again, or restore them")
+    return digest
 
 
 def trained(folder, field: str) -> bool:
@@ -74,9 +115,7 @@ def apply_adapters(pipe, field: str, profile) -> None:
     agent = meta["agents"].get(field)
     if agent is None:
         return
-    if agent.get("format") not in FORMATS or not agent.get("denoiser_attr"):
-        raise CheckpointError(f"the adapters in '{folder}' do not say which denoiser of {field} they adapt or in which "
-                              f"format (written by an older moranb); fine-tune again to write them anew")
+    fingerprint(folder)  # the weight files are the ones the manifest describes
     denoiser = getattr(pipe, agent["denoiser_attr"])
     if agent["denoiser"] != denoiser_fingerprint(denoiser):
         raise CheckpointError(
@@ -92,8 +131,8 @@ def apply_adapters(pipe, field: str, profile) -> None:
 
         level = logging.get_verbosity()
         logging.set_verbosity_error()  # else: "no LoRA keys for the text encoders" (none were trained)
-        try:
-            pipe.load_lora_weights(folder / field)
+        try:  # a state dict, not the folder: the loader would also take a pickled .bin found there
+            pipe.load_lora_weights(load_file(folder / field / FORMATS["diffusers-lora"]))
         finally:
             logging.set_verbosity(level)
     else:

@@ -18,19 +18,26 @@ What `out` holds:
   prompt; `batch.json` maps those names back to their prompts.
 - `items/{name}-{i}/`: the item's run folder, as the task wrote it (its `manifest.json`, frame strip, first frame;
   its video is the very file in `videos/`, a hard link), and `item.json`, the item's record: prompt, seed, status
-  ("done" or "failed" with the reason), seconds, process. An item is done when its video and a "done" record exist;
-  finished items keep no stage cache.
+  ("done" or "failed" with the reason), seconds, process (rank, host and pid: which run made it). An item is done
+  when its video and a "done" record exist; finished items keep no stage cache.
 - `batch.json`: the batch's manifest (task, profile, options, seeds, the prompts' source, the mapped names);
-  `summary.json`: made, skipped (done before), failed (with reasons), seconds per item and GPU-hours, merged by the
-  main process once every process has finished its share.
+  `summary.json`: this run's account, merged by the main process once every process has finished its share: made,
+  skipped (done before), failed (with reasons), elsewhere (left to another run making them), complete (every item of
+  the grid done in the folder, whoever made it), seconds per item and GPU-hours.
+- `.claims/{name}-{i}`: an empty file per item a process has claimed (see below), kept: it anchors the item's lock,
+  and removing it while a run is making the item would let a second run claim it too. Never in `videos/`.
 
 Every process reads the same grid and the folder's state, then takes every n-th pending item (process i of n, in
-grid order); besides accelerate's barriers they share only the folder, so on several machines `out` must be one
-shared filesystem. (On a CPU-only machine, `accelerate launch --multi_gpu` is what starts several processes; its
-`--cpu` starts one unless MPI is installed.) A video
-reaches `videos/` by an atomic rename once the task has published and checked it, and its record comes last, so a
-kill loses at most the item in flight (whose finished stages the next run reuses). An item that fails with a
-one-line error or runs out of GPU memory is recorded and the run goes on; the next run tries it again.
+grid order); besides accelerate's barriers and the accounts gathered for the summary they share only the folder, so
+on several machines `out` must be one shared filesystem. (On a CPU-only machine, `accelerate launch --multi_gpu` is
+what starts several processes; its `--cpu` starts one unless MPI is installed.) Runs started independently on one
+folder (each believes it is process 0 of 1) share the work through claims: a process makes an item only while it
+holds the item's OS file lock (`.claims/`, taken without waiting) and only if the item is still not done once it
+holds it; an item another process holds is left to that process. The lock goes with its process, so a killed run
+leaves no stale claim. A video reaches `videos/` by an atomic rename once the task has published and checked it,
+and its record comes last, so a kill loses at most the item in flight (whose finished stages the next run reuses).
+An item that fails with a one-line error or runs out of GPU memory is recorded and the run goes on; the next run
+tries it again.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ from .errors import InputError, MoranbError, OutputDirError
 from .eval.suite_eval import BATCH_MANIFEST, vbench_suite
 from .io import clean_output_dir, one_line, prepare_output_dir, write_json
 
-VIDEOS, ITEMS, SHARDS = "videos", "items", ".shards"
+VIDEOS, ITEMS, CLAIMS = "videos", "items", ".claims"
 RECORD, SUMMARY = "item.json", "summary.json"
 NAME_BYTES = 255  # a file name's limit on ext4, xfs, btrfs, ...
 # A prompt keeps its own name while "{prompt}-{i}.mp4" fits for i up to 99999: the name never depends on the grid.
@@ -214,7 +221,7 @@ def run_batch(prompts_source, task: str = "text_to_video", profile: "str | Profi
     that `out` does not hold yet, this process's share of them under `accelerate launch`; returns the merged summary
     (also written to `out/summary.json`). `task_options` go to every item (e.g. segments=1, frames_per_segment=4)."""
     from accelerate import PartialState
-    from accelerate.utils import parse_flag_from_env
+    from accelerate.utils import broadcast_object_list, gather_object, parse_flag_from_env
 
     started = time.perf_counter()
     profile = get_profile(profile)
@@ -248,13 +255,22 @@ def run_batch(prompts_source, task: str = "text_to_video", profile: "str | Profi
     mine = pending[rank::processes]
 
     shard = {"process": rank, "host": platform.node(), "device": profile.device, "made": [], "failed": [],
-             "item_seconds": []}
+             "elsewhere": [], "item_seconds": []}
     from tqdm.auto import tqdm
 
     bar = tqdm(mine, desc=f"batch, process {rank + 1}/{processes}", unit="video", position=rank,
                disable=not progress, leave=True)
     for item in bar:
-        record = make_item(out, item, task, profile, options, key, rank)
+        claim = _claim(out, item)
+        try:
+            # Held by another run, or finished by one since the scan: the item is not this process's to make.
+            if claim is None or _done(out, item, key):
+                shard["elsewhere"].append(item.name)
+                continue
+            record = make_item(out, item, task, profile, options, key, rank)
+        finally:
+            if claim is not None:
+                claim.release()
         if record["status"] == "done":
             shard["made"].append(item.name)
             shard["item_seconds"].append(record["seconds"])
@@ -263,13 +279,13 @@ def run_batch(prompts_source, task: str = "text_to_video", profile: "str | Profi
         bar.set_postfix(made=len(shard["made"]), failed=len(shard["failed"]))
     bar.close()
     shard["wall_seconds"] = round(time.perf_counter() - started, 3)
-    (out / SHARDS).mkdir(exist_ok=True)
-    write_json(out / SHARDS / f"process-{rank}.json", shard)
-    state.wait_for_everyone()
-    if state.is_main_process:
-        _merge(out, task, profile, grid, len(grid) - len(pending), processes)
-    state.wait_for_everyone()  # every process returns the merged summary
-    return json.loads((out / SUMMARY).read_text(encoding="utf-8"))
+    # The accounts travel over the launch's process group, not through files: another run on the same folder
+    # cannot read, overwrite or delete them.
+    shards = gather_object([shard])
+    summary = [_merge(out, task, profile, grid, len(grid) - len(pending), shards, key)
+               if state.is_main_process else None]
+    # Every process returns the main process's summary: summary.json may already be another run's.
+    return broadcast_object_list(summary)[0]
 
 
 def make_item(out: Path, item: Item, task: str, profile: Profile, options: dict, settings_key: str,
@@ -297,6 +313,7 @@ def make_item(out: Path, item: Item, task: str, profile: Profile, options: dict,
               "video": f"{VIDEOS}/{item.name}.mp4" if status == "done" else None, "options": _canonical(item.options),
               "dimensions": item.dimensions, "status": status, "reason": reason,
               "seconds": round(time.perf_counter() - start, 3), "process": process,
+              "host": platform.node(), "pid": os.getpid(),  # which run made it, when several shared the folder
               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "settings_key": settings_key}  # the batch's task, profile and options: batch.json
     try:
@@ -327,6 +344,32 @@ def publish_video(source: Path, target: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def _claim(out: Path, item: Item):
+    """The item's claim, held (a FileLock to release once its record is written), or None when another process
+    holds it. An OS lock: it vanishes with a killed holder, so no claim outlives its process."""
+    from filelock import FileLock, Timeout
+
+    path = out / CLAIMS / item.name  # the item's name fits a file name ("{name}.mp4" does)
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return None
+    except OSError as exc:
+        raise OutputDirError(f"cannot claim '{item.name}' in '{path.parent}' ({one_line(exc)}); free some space or "
+                             f"make the folder writable, then rerun: finished items are kept") from None
+    return lock
+
+
+def _write_batch_file(path: Path, data: dict) -> None:
+    """write_json, with a full disk or an unwritable folder as one line naming the file."""
+    try:
+        write_json(path, data)
+    except OSError as exc:
+        raise OutputDirError(f"cannot write '{path}' ({one_line(exc)}); free some space, then rerun: finished items "
+                             f"are kept") from None
 
 
 def _canonical(value):
@@ -374,13 +417,16 @@ def _start(out: Path, manifest: dict, settings: dict, source, dimensions, limit,
     """Main process, before any item: remove what a killed run left half-written, write the batch manifest."""
     from .io import versions
 
-    (out / VIDEOS).mkdir(exist_ok=True)
-    (out / ITEMS).mkdir(exist_ok=True)
+    for folder in (VIDEOS, ITEMS, CLAIMS):
+        try:
+            (out / folder).mkdir(exist_ok=True)
+        except OSError as exc:
+            raise OutputDirError(f"cannot create '{out / folder}' ({one_line(exc)}); free some space or make the "
+                                 f"folder writable, then rerun: finished items are kept") from None
     clean_output_dir(out / VIDEOS)  # temporary links of a killed run (their process is gone)
-    shutil.rmtree(out / SHARDS, ignore_errors=True)
     names = dict(manifest.get("names", {}))  # safe file name -> prompt, for every prompt that needed one
     names.update({file_name(item.prompt): item.prompt for item in grid if file_name(item.prompt) != item.prompt})
-    write_json(out / BATCH_MANIFEST, {
+    _write_batch_file(out / BATCH_MANIFEST, {
         "kind": "batch", "task": settings["task"], "settings": settings, "settings_key": _key(settings),
         "source": str(source) if isinstance(source, (str, os.PathLike)) else "a list of prompts",
         "dimensions": dimensions, "limit": limit, "seeds": seeds, "prompts": len(grid) // max(1, len(seeds)),
@@ -388,21 +434,25 @@ def _start(out: Path, manifest: dict, settings: dict, source, dimensions, limit,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
-def _merge(out: Path, task: str, profile: Profile, grid: list[Item], skipped: int, processes: int) -> None:
-    """Main process, after every process has finished: one summary of all the shards."""
-    shards = [json.loads((out / SHARDS / f"process-{k}.json").read_text(encoding="utf-8")) for k in range(processes)]
+def _merge(out: Path, task: str, profile: Profile, grid: list[Item], skipped: int, shards: list[dict],
+           key: str) -> dict:
+    """Main process, after every process has finished: one summary of all the processes' accounts, written to
+    `out/summary.json` and returned."""
     seconds = [s for shard in shards for s in shard["item_seconds"]]
-    made = sum(len(shard["made"]) for shard in shards)
     failures = [f for shard in shards for f in shard["failed"]]
-    write_json(out / SUMMARY, {
-        "task": task, "profile": profile.name, "device": profile.device, "processes": processes,
-        "items": len(grid), "made": made, "skipped": skipped, "failed": len(failures), "failures": failures,
-        "complete": made + skipped == len(grid),
+    summary = {
+        "task": task, "profile": profile.name, "device": profile.device, "processes": len(shards),
+        "items": len(grid), "made": sum(len(shard["made"]) for shard in shards), "skipped": skipped,
+        "failed": len(failures), "failures": failures,
+        "elsewhere": sum(len(shard["elsewhere"]) for shard in shards),
+        # From the folder, not this run's counts: another run may still be making what it claimed.
+        "complete": all(_done(out, item, key) for item in grid),
         "seconds_per_item": round(sum(seconds) / len(seconds), 3) if seconds else None,
         # Device-hours held: each process's wall clock (loading included), one device per process.
         "gpu_hours": round(sum(shard["wall_seconds"] for shard in shards) / 3600, 5),
         "wall_seconds": max(shard["wall_seconds"] for shard in shards),
-        "per_process": [{k: shard[k] for k in ("process", "host", "device", "made", "failed", "wall_seconds")}
-                        for shard in shards],
-        "videos": str(out / VIDEOS), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-    shutil.rmtree(out / SHARDS, ignore_errors=True)
+        "per_process": [{k: shard[k] for k in ("process", "host", "device", "made", "failed", "elsewhere",
+                                                "wall_seconds")} for shard in shards],
+        "videos": str(out / VIDEOS), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    _write_batch_file(out / SUMMARY, summary)
+    return summary

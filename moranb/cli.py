@@ -206,6 +206,9 @@ def _batch(args):
               f"-> {summary['videos']}")
         for failure in summary["failures"]:
             print(f"  failed {failure['name']}: {failure['reason']}")
+        if summary["elsewhere"]:
+            print(f"  {summary['elsewhere']} item(s) left to another run on the same folder"
+                  + ("" if summary["complete"] else "; rerun once it has finished to complete the grid"))
     return None
 
 

@@ -52,6 +52,10 @@ class CheckpointError(MoranbError, ValueError):
     """A fine-tuning checkpoint or adapter made for another profile, model or configuration."""
 
 
+class TrainingError(MoranbError, RuntimeError):
+    """A fine-tuning step that made non-finite weights (nothing is exported)."""
+
+
 def run_main(body) -> int:
     """A command's exit status: `body()`'s (0 for None); 2 and one line `moranb: error: ...` on stderr for a
     `MoranbError`; 130 on Ctrl-C (finished stages are kept, so the same command resumes)."""

@@ -108,6 +108,31 @@ def contained(folder, relative, where: str) -> Path:
     return path
 
 
+def read_json(path, fields: dict, fix: str, error: type = InputError) -> dict:
+    """The JSON object at `path` (a file moranb wrote, though a person may have edited it), with each of `fields`
+    ("name" or "outer.inner" -> a type or tuple of types) present and of its type; otherwise one line of `error`
+    naming the file and the field, then `fix`."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path} is missing; {fix}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise error(f"{path} is not the JSON moranb wrote ({one_line(exc)}); {fix}") from None
+    if not isinstance(data, dict):
+        raise error(f"{path} is not a JSON object; {fix}")
+    for name, kind in fields.items():
+        value = data
+        for part in name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            wanted = " or ".join(k.__name__ for k in kinds)
+            raise error(f"{path}: field '{name}' is {'missing' if value is None else repr(value)[:40]}, not "
+                        f"{'a number' if float in kinds else wanted}; {fix}")
+    return data
+
+
 PUBLISH_PREFIX = ".publish-"
 _PLAN = ".plan.json"  # in a staging folder: what to publish, written once every file is there
 _PARTIAL = re.compile(r"^\..+\.partial-(\d+)(\.[^.]*)?$|^\.write-test-(\d+)$")  # atomic_path, prepare_output_dir

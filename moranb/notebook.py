@@ -1,15 +1,115 @@
-"""What the notebooks call: showing results inline and recording key results (the suite runner is `moranb.suite`).
+"""What the notebooks call: checking their parameters, showing results inline and recording key results (the suite
+runner is `moranb.suite`).
 
-Each notebook ends with `record(...)`, which writes `<out_dir>/<notebook>.json` next to the executed notebook: the
-notebook's own counts and checks, and the folder of the run it made (whose manifest is the run's record).
+Each notebook's first cell after its parameters calls `start(...)`: from there on a moranb error shows as its one line,
+and the parameters are checked before any agent runs. Each notebook ends with `record(...)`, which writes
+`<out_dir>/<notebook>.json` next to the executed notebook: the notebook's own counts and checks, and the folder of the
+run it made (whose manifest is the run's record).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
+import sys
 import time
 from pathlib import Path
 
+from .checks import check_count, check_flag, check_out_dir, check_prompt, check_seed
+from .errors import InputError, MoranbError
 from .io import png_bytes, write_json
+
+# The parameters `start` checks, by name (each notebook passes the ones its parameters cell has). A count of None
+# means the default; where a notebook lets 0 mean the default too, it passes `count or None`, as its cells read it.
+COUNTS = {"segments": 1, "frames_per_segment": 1, "prompts": 1, "candidates": 1, "data_round": 1, "samples": 1,
+          "limit": 1, "videos": 1, "eval_prompts": 1, "steps": 1, "steps_per_round": 1, "vae_steps": 0, "batch": 1,
+          "batch_size": 1}
+TEXTS = ("prompt", "instruction", "style")
+INPUTS = {"image_path": "image file", "video_path": "video file", "video_a": "video file", "video_b": "video file",
+          "data_dir": "data folder"}  # "": the notebook makes its own input
+CHECKED = ("profile", "seed", "out_dir", "review", "edit", "lr", *TEXTS, *COUNTS, *INPUTS)
+
+
+def start(**parameters) -> None:
+    """The first cell after a notebook's parameters: `start(profile=profile, seed=seed, out_dir=out_dir, ...)`.
+
+    From here on a moranb error (a `MoranbError`: bad input, a missing model, ...) shows as its one line, e.g.
+    `InputError: seed must be a whole number; got 'abc' (str)`, instead of a traceback (`%tb` shows the traceback); it
+    is still an error, so the cell fails and papermill stops there. Then the parameters are checked, so a wrong value
+    (papermill's `-p seed abc` arrives as the string 'abc') stops the notebook here, before any agent runs. The
+    profile's name is checked by `get_profile(profile)`, which the cell calls next. Outside IPython: the checks only.
+    """
+    show_errors_as_one_line()
+    for name, value in parameters.items():
+        check_parameter(name, value)
+
+
+def check_parameter(name: str, value):
+    """A notebook parameter's value, checked by its name; an `InputError` naming it and what it takes if wrong."""
+    if name not in CHECKED:
+        raise TypeError(f"start() has no check for a parameter named {name!r}; it checks {', '.join(CHECKED)}")
+    if name == "seed":
+        return check_seed(value)
+    if name == "out_dir":
+        if value is None:
+            raise InputError("out_dir must be a folder name, e.g. 'outputs/tiny'; got None")
+        return check_out_dir(value)
+    if name == "profile":
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"profile must be a profile name, e.g. 'tiny'; got {value!r} ({type(value).__name__})")
+        return value
+    if name in TEXTS:
+        return check_prompt(value, name)
+    if name in COUNTS:
+        return None if value is None else check_count(value, name, minimum=COUNTS[name])
+    if name in INPUTS:
+        if not isinstance(value, (str, os.PathLike)):
+            raise InputError(f"{name} must be a path or '' (make one here); got {value!r} ({type(value).__name__})")
+        if os.fspath(value) and not Path(value).exists():
+            raise InputError(f"{name} '{os.fspath(value)}' does not exist; pass an existing {INPUTS[name]}, or '' to "
+                             f"make one here")
+        return value
+    if name == "review":
+        if value is None or value in ("approve", "widget"):
+            return value
+        if not isinstance(value, (str, os.PathLike)) or not Path(value).is_file():
+            raise InputError(f"review must be 'approve', 'widget' or a decisions file (JSON, see "
+                             f"moranb.review.DecisionsFile); got {value!r}, which is none of these")
+        return value
+    if name == "edit":
+        return check_flag(value, name)
+    if name == "lr":
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+            raise InputError(f"lr must be a positive finite number, e.g. 1e-5; got {value!r}")
+    return value
+
+
+def show_errors_as_one_line(shell=None):
+    """In IPython (a notebook's kernel, say): show a `MoranbError` as its one line, not a traceback. The line is an
+    error output all the same (the cell fails; papermill stops there); other exceptions keep their traceback. Returns
+    the shell, or None outside IPython, where nothing changes."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return None
+        shell = get_ipython()
+    if shell is None:
+        return None
+    shell.set_custom_exc((MoranbError,), _one_line)
+    return shell
+
+
+def _one_line(shell, etype, value, tb, tb_offset=None):
+    """IPython's custom exception handler (see `InteractiveShell.set_custom_exc`): `Name: message` as the structured
+    traceback of an error output. `sys.last_*` keep the exception, so `%tb` still shows its traceback."""
+    sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb
+    if sys.version_info >= (3, 12):
+        sys.last_exc = value
+    stb = [f"{etype.__name__}: {value}"]
+    shell._showtraceback(etype, value, stb)
+    return stb
 
 
 def _display(*objects):

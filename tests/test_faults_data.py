@@ -166,3 +166,81 @@ def test_a_second_process_on_a_round_is_refused(round1, tiny):
     finally:
         held.release()
     assert len((round1.dir / "sets.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"count": 2, "prompts": ["a red fox"]}', r"prompts.json: 'prompts' must be 2 texts"),
+    ('{"count": 2, "prompts": ', r"prompts.json is not the JSON moranb wrote"),
+    ('{"prompts": ["a", "b"]}', r"prompts.json: field 'count' is missing"),
+])
+def test_a_hand_edited_prompts_file_is_one_line(round1, tiny, text, message):
+    (round1.dir / "prompts.json").write_text(text)
+    with pytest.raises(InputError, match=message):  # before: KeyError or JSONDecodeError tracebacks
+        data.synthesize_round(round1.dir.parent, round=1, profile=tiny, prompts=2, **SMALL)
+    with pytest.raises(InputError, match=message):  # a later round reads it too (its prompts are not repeated)
+        data.round_prompts(round1.dir.parent, round=2, profile=tiny, prompts=2)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda run: (run / "video.mp4").unlink(), r"has no video.mp4; restore candidate 0 of set r01-s000"),
+    (lambda run: (run / "manifest.json").write_text('{"video": {"fps": 8}}'), r"field 'video.frames' is missing"),
+    (lambda run: (run / "manifest.json").write_text("not json"), r"manifest.json is not the JSON moranb wrote"),
+])
+def test_a_changed_candidate_is_one_line_and_the_old_dataset_stays(round1, tmp_path, damage, message):
+    from moranb.errors import DatasetError
+
+    d = round1.dir.parent
+    first = data.build_dataset(d)
+    kept = (first.path / "metadata.jsonl").read_bytes()
+    before = listing(tmp_path, d)
+    damage(d / round1.sets[0].candidates[0])
+    with pytest.raises(DatasetError, match=message):  # before: FileNotFoundError / KeyError tracebacks
+        data.build_dataset(d)
+    assert (first.path / "metadata.jsonl").read_bytes() == kept and not list(d.glob(".dataset-*"))
+    assert listing(tmp_path, d) == before
+
+
+def test_a_hand_edited_dataset_line_is_one_line(round1):
+    from moranb.errors import DatasetError
+
+    ds = data.build_dataset(round1.dir.parent)
+    meta = ds.path / "metadata.jsonl"
+    record = json.loads(meta.read_text().splitlines()[0])
+    meta.write_text(json.dumps({k: v for k, v in record.items() if k != "prompt"}) + "\n")
+    with pytest.raises(DatasetError, match=r"metadata.jsonl:1: field 'prompt' is None, not str"):
+        data.Dataset(ds.path)  # before: a KeyError when the trainer reads the sample
+
+
+def test_disk_full_while_building_a_dataset_is_one_line(round1, tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    d = round1.dir.parent
+    first = data.build_dataset(d)
+    kept = (first.path / "metadata.jsonl").read_bytes()
+    before = listing(tmp_path, d)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full)
+    with pytest.raises(OutputDirError, match=r"cannot write the dataset .*No space left on device.*free some space"):
+        data.build_dataset(d)
+    assert (first.path / "metadata.jsonl").read_bytes() == kept  # the earlier dataset is whole
+    assert not [p for p in d.iterdir() if p.name.startswith(".dataset")]  # no half-written folder left
+    assert listing(tmp_path, d) == before
+
+
+def test_the_panel_shows_a_deleted_candidate_as_one_line_and_it_cannot_be_picked(round1, tmp_path):
+    d = round1.dir.parent
+    queued = round1.queued[0]
+    before = listing(tmp_path, d)
+    (d / queued.candidates[1] / "video.mp4").unlink()
+    panel = data.FilterPanel(round1.dir)  # before: FileNotFoundError while the panel drew the set
+    assert panel.current.id == queued.id
+    tile = panel.body.children[1].children[1].children[1]
+    assert "cannot show" in tile.value and "video.mp4" in tile.value
+    assert [b.disabled for b in panel.pick_buttons] == [False, True]
+    panel.pick_buttons[0].click()  # the candidate that can be seen is still picked
+    assert data.read_decisions(round1.dir)[queued.id].pick == 0
+    assert listing(tmp_path, d) == before

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..errors import DatasetError, MoranbError
-from ..io import check_replaceable, contained, new_folder
+from ..errors import DatasetError, MoranbError, OutputDirError
+from ..io import check_replaceable, contained, new_folder, one_line, read_json
 from ..video import Video, read_image, read_video
 from .decisions import read_decisions
 from .records import append_jsonl, read_jsonl
@@ -72,24 +72,39 @@ def build_dataset(data_dir, out=None, human: bool = True) -> "Dataset":
             f"no accepted samples in {len(rounds)} round(s) under '{data_dir}' ({tally['sets']} sets: "
             f"{tally['discarded']} discarded, {tally['undecided']} waiting for a person); decide the queued sets "
             f"(FilterPanel or resolve_queue) or run another round")
-    with new_folder(out, reads=rounds_read) as tmp:
-        (tmp / "videos").mkdir()
-        (tmp / "first_frames").mkdir()
-        for s, pick, by in samples:
-            run = data_dir / s.candidates[pick]
-            manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-            shutil.copyfile(run / "video.mp4", tmp / "videos" / f"{s.id}.mp4")
-            shutil.copyfile(run / "first_frame.png", tmp / "first_frames" / f"{s.id}.png")
-            enhanced = (run / "enhanced_prompt.txt").read_text(encoding="utf-8").strip()
-            append_jsonl(tmp / "metadata.jsonl", {
-                "id": s.id, "prompt": s.prompt, "enhanced_prompt": enhanced, "round": s.round,
-                "seed": s.seeds[pick], "candidate": pick, "candidates": len(s.candidates), "decided_by": by,
-                "judges": [dataclasses.asdict(j) for j in s.judgements], "video": f"videos/{s.id}.mp4",
-                "first_frame": f"first_frames/{s.id}.png", "frames": manifest["video"]["frames"],
-                "fps": manifest["video"]["fps"], "width": manifest["video"]["width"],
-                "height": manifest["video"]["height"], "source": s.candidates[pick]})
-        (tmp / "summary.json").write_text(json.dumps({**tally, "samples": len(samples)}, indent=1) + "\n")
+    chosen = [(s, pick, by, _candidate(data_dir, s, pick)) for s, pick, by in samples]  # all checked first
+    try:
+        with new_folder(out, reads=rounds_read) as tmp:
+            (tmp / "videos").mkdir()
+            (tmp / "first_frames").mkdir()
+            for s, pick, by, (run, video) in chosen:
+                shutil.copyfile(run / "video.mp4", tmp / "videos" / f"{s.id}.mp4")
+                shutil.copyfile(run / "first_frame.png", tmp / "first_frames" / f"{s.id}.png")
+                enhanced = (run / "enhanced_prompt.txt").read_text(encoding="utf-8").strip()
+                append_jsonl(tmp / "metadata.jsonl", {
+                    "id": s.id, "prompt": s.prompt, "enhanced_prompt": enhanced, "round": s.round,
+                    "seed": s.seeds[pick], "candidate": pick, "candidates": len(s.candidates), "decided_by": by,
+                    "judges": [dataclasses.asdict(j) for j in s.judgements], "video": f"videos/{s.id}.mp4",
+                    "first_frame": f"first_frames/{s.id}.png", "frames": video["frames"], "fps": video["fps"],
+                    "width": video["width"], "height": video["height"], "source": s.candidates[pick]})
+            (tmp / "summary.json").write_text(json.dumps({**tally, "samples": len(samples)}, indent=1) + "\n")
+    except OSError as exc:  # the rounds are only read, and the old dataset stays until the new one is whole
+        raise OutputDirError(f"cannot write the dataset '{out}' ({one_line(exc)}); free some space, then rerun: the "
+                             f"rounds and any earlier dataset are untouched") from None
     return Dataset(out)
+
+
+def _candidate(data_dir: Path, s, pick: int) -> tuple[Path, dict]:
+    """The chosen candidate's folder and its video's size, checked before the dataset is written."""
+    run = data_dir / s.candidates[pick]
+    fix = (f"restore candidate {pick} of set {s.id}, or delete the set's line from its sets.jsonl (the round then "
+           f"makes it again)")
+    manifest = read_json(run / "manifest.json", {"video.frames": int, "video.fps": (int, float), "video.width": int,
+                                                 "video.height": int}, fix, DatasetError)
+    for name in ("video.mp4", "first_frame.png", "enhanced_prompt.txt"):
+        if not (run / name).is_file():
+            raise DatasetError(f"'{run}' has no {name}; {fix}")
+    return run, manifest["video"]
 
 
 @dataclass
@@ -114,6 +129,11 @@ class Dataset:
         for number, record in read_jsonl(path, strict=True):
             for field in ("video", "first_frame"):  # a dataset is shared: its paths must stay inside it
                 contained(self.path, record.get(field), f"{path}:{number} {field}")
+            for field, kind in (("id", str), ("prompt", str), ("round", int)):
+                if not isinstance(record.get(field), kind) or isinstance(record.get(field), bool):
+                    raise DatasetError(f"{path}:{number}: field '{field}' is {record.get(field)!r:.40}, not "
+                                       f"{kind.__name__}; fix that line, or rebuild the dataset with "
+                                       f"moranb.data.build_dataset")
             self.meta.append(record)
 
     def __len__(self) -> int:

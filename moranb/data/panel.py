@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from ..io import one_line
 from .decisions import read_decisions, record_decision
 from .round import CandidateSet, read_sets
 
@@ -86,15 +87,21 @@ class FilterPanel:
             f"<li>judge {html.escape(j.judge)} ({html.escape(j.criterion)}): "
             + (f"<b>candidate {j.pick + 1}</b>" if j.pick is not None else "<b>abstained</b>")
             + f" &mdash; {html.escape(j.reason)}</li>" for j in s.judgements)
-        tiles = []
+        tiles, missing = [], set()
         for k, run in enumerate(s.candidates):
-            video = widgets.Video(value=(self.data_dir / run / "video.mp4").read_bytes(), format="mp4",
-                                  autoplay=True, loop=True, controls=False, width=str(self.video_width))
+            path = self.data_dir / run / "video.mp4"
+            try:
+                video = widgets.Video(value=path.read_bytes(), format="mp4", autoplay=True, loop=True,
+                                      controls=False, width=str(self.video_width))
+            except OSError as exc:  # moved or deleted since the round: it cannot be judged, so it cannot be picked
+                missing.add(k)
+                video = widgets.HTML(f"<span style='color:#b00'>cannot show {html.escape(str(path))} "
+                                     f"({html.escape(one_line(exc))})</span>")
             tiles.append(widgets.VBox([widgets.HTML(f"<b>Candidate {k + 1}</b>"), video]))
         self.body.children = (widgets.HTML(f"<ul>{judges}</ul>"), widgets.HBox(tiles))
         self.pick_buttons = []
         for k in range(len(s.candidates)):
-            button = widgets.Button(description=f"Pick {k + 1}", button_style="success")
+            button = widgets.Button(description=f"Pick {k + 1}", button_style="success", disabled=k in missing)
             button.on_click(lambda _, k=k: self._decide("pick", k))
             self.pick_buttons.append(button)
         self.buttons.children = (*self.pick_buttons, self.discard_button, self.back_button)

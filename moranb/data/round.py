@@ -30,7 +30,7 @@ from ..agents.judge import CRITERIA, Judge, Judgement
 from ..checks import check_count
 from ..config import Profile, get_profile
 from ..errors import InputError
-from ..io import contained, prepare_output_dir, write_json
+from ..io import contained, prepare_output_dir, read_json, write_json
 from .records import append_jsonl, read_jsonl
 
 JUDGES = ("a", "b")
@@ -229,7 +229,7 @@ def round_prompts(data_dir, round: int = 1, profile: "str | Profile" = "tiny", s
     here = prepare_output_dir(round_dir(data_dir, round))
     path = here / "prompts.json"
     if path.exists():
-        kept = json.loads(path.read_text(encoding="utf-8"))
+        kept = read_prompts(path)
         if kept["count"] != count:
             raise InputError(
                 f"{path} holds {kept['count']} prompts and this call asks for {count}; use the same number to "
@@ -239,8 +239,17 @@ def round_prompts(data_dir, round: int = 1, profile: "str | Profile" = "tiny", s
     for r in range(1, round):
         old = round_dir(data_dir, r) / "prompts.json"
         if old.exists():
-            earlier += json.loads(old.read_text(encoding="utf-8"))["prompts"]
+            earlier += read_prompts(old)["prompts"]
     written = PromptAgent(profile).write_prompts(count, seed=seed * 1000 + round, avoid=earlier)
     write_json(path, {"round": round, "count": count, "seed": seed, "backend": profile.prompt.backend,
                       "prompts": written})
     return written
+
+
+def read_prompts(path: Path) -> dict:
+    """A round's prompts.json, checked: its count and that many prompts, each text."""
+    fix = "restore it, or delete it (and the round's sets) to write the round's prompts anew"
+    kept = read_json(path, {"count": int, "prompts": list}, fix)
+    if len(kept["prompts"]) != kept["count"] or not all(isinstance(p, str) and p.strip() for p in kept["prompts"]):
+        raise InputError(f"{path}: 'prompts' must be {kept['count']} texts ('count'); {fix}")
+    return kept

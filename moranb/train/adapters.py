@@ -8,11 +8,10 @@ into place.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-from ..adapters import FORMATS, MANIFEST, denoiser_fingerprint
+from ..adapters import FORMATS, MANIFEST, denoiser_fingerprint, weights_digest
 from ..io import new_folder
 
 
@@ -51,9 +50,6 @@ def save_adapters(folder, trainers: dict, modulations: dict, meta: dict) -> Path
                             "denoiser_attr": trainer.denoiser_name, "format": form}
         save_file({name: m.z.detach().cpu().contiguous() for name, m in modulations.items()},
                   tmp / "modulation.safetensors")
-        digest = hashlib.sha256()
-        for path in sorted(tmp.rglob("*.safetensors")):
-            digest.update(path.read_bytes())
-        (tmp / MANIFEST).write_text(json.dumps({**meta, "agents": agents, "sha256": digest.hexdigest()[:16]},
+        (tmp / MANIFEST).write_text(json.dumps({**meta, "agents": agents, "sha256": weights_digest(tmp)},
                                                indent=2) + "\n", encoding="utf-8")
     return folder

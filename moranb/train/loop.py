@@ -10,17 +10,22 @@ round so far and starting from the previous round's weights.
 
 Every random draw of step s comes from a generator seeded by (seed, s): a run resumed from a checkpoint continues
 exactly as the uninterrupted run would have. A checkpoint (trainable weights, EMA weights, optimizer state, history)
-is written into a hidden folder and renamed into place when complete, so an interrupted write is never resumed from.
-At the end the EMA weights are exported as adapters (`adapters.py`) that `get_profile(..., adapters=DIR)` loads.
+is written into a hidden folder and renamed into place when complete, so an interrupted write is never resumed from;
+its state.json carries each weight file's SHA-256, checked before a resume. A step whose loss or weights are not
+finite stops the run in one line, and nothing is exported. One process at a time trains into an out folder (a lock),
+and it removes the hidden folders a killed write left. At the end the EMA weights are exported as adapters
+(`adapters.py`) that `get_profile(..., adapters=DIR)` loads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,17 +33,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..adapters import MANIFEST, read_manifest
+from ..adapters import MANIFEST, fingerprint, read_manifest
 from ..agents import TRAINERS
 from ..agents.training import LORA_TARGETS
 from ..config import Profile, get_profile
-from ..errors import CheckpointError, DatasetError, GPUMemoryError, InputError, MoranbError
 from ..checks import check_out_dir
-from ..io import check_replaceable, new_folder
+from ..errors import (CheckpointError, DatasetError, GPUMemoryError, InputError, MoranbError, OutputDirError,
+                      TrainingError)
+from ..io import check_replaceable, new_folder, one_line, read_json
 from ..modulation import Modulation, random_init
 from .adapters import save_adapters
 
 CHECKPOINT = re.compile(r"^step-(\d{6})$")
+WEIGHTS = ("trainable", "ema", "optimizer")  # a checkpoint's safetensors files, each with its SHA-256 in state.json
 
 
 @dataclass(frozen=True)
@@ -276,6 +283,8 @@ class FineTuner:
                 for k, (agent, trainer) in enumerate(self.trainers.items()):
                     loss = trainer.loss(self._batch(agent, indices), _generator(cfg.seed, 2, step, micro, k),
                                         cfg.snr_gamma)
+                    if not math.isfinite(loss.item()):
+                        self._stop(f"{agent}'s loss is {loss.item()}")
                     losses[agent] += loss.item() / cfg.gradient_accumulation
                     total = total + loss
                 acc.backward(total)
@@ -286,6 +295,9 @@ class FineTuner:
                     acc.clip_grad_norm_(self.all_params, cfg.max_grad_norm)
                 self.optimizer.step()
                 self.optimizer.zero_grad(set_to_none=True)
+        for agent, params in self.params.items():
+            if not all(torch.isfinite(p).all() for p in params):
+                self._stop(f"{agent}'s weights are not finite after it")
         if self.ema is not None:
             self.ema.step(self.all_params)
         self.step += 1
@@ -293,6 +305,14 @@ class FineTuner:
                   "lr": {g["agent"]: g["lr"] for g in self.optimizer.param_groups}}
         self.history.append(record)
         return record
+
+    def _stop(self, what: str):
+        done = self.checkpoints()
+        last = f"the last checkpoint (step {CHECKPOINT.match(done[-1].name).group(1).lstrip('0')})" if done else \
+            "no checkpoint"
+        raise TrainingError(f"fine-tuning step {self.step + 1} failed: {what}; nothing was exported and {last} is "
+                            f"kept; lower the learning rate (now {self.config.lr:g}) or check the dataset, then rerun "
+                            f"(resume=False to start over)")
 
     @torch.no_grad()
     def eval_loss(self, seed: int = 1234, indices: list[int] | None = None) -> dict[str, float]:
@@ -310,25 +330,50 @@ class FineTuner:
         cfg = self.config
         end = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
         start = time.perf_counter()
-        bar = tqdm(total=end, initial=self.step, desc="fine-tuning", unit="step", disable=not self.progress)
-        while self.step < end:
-            try:
-                record = self.train_step()
-            except torch.OutOfMemoryError:
-                raise GPUMemoryError(
-                    f"out of GPU memory at fine-tuning step {self.step + 1} (batch {cfg.batch_size}); use "
-                    f"batch_size=1 with gradient_accumulation={cfg.batch_size * cfg.gradient_accumulation}, the "
-                    f"lowvram profile, or LoRA instead of full fine-tuning; rerun to resume from the last checkpoint"
-                ) from None
-            bar.update(1)
-            bar.set_postfix({a: f"{v:.4f}" for a, v in record["loss"].items()})
-            if self.step % cfg.checkpoint_every == 0 or self.step == self.total_steps:
-                self.save_checkpoint()
-        bar.close()
-        seconds = time.perf_counter() - start
-        if self.step == self.total_steps:
-            self.export()
+        with self._one_process():
+            bar = tqdm(total=end, initial=self.step, desc="fine-tuning", unit="step", disable=not self.progress)
+            while self.step < end:
+                try:
+                    record = self.train_step()
+                except torch.OutOfMemoryError:
+                    raise GPUMemoryError(
+                        f"out of GPU memory at fine-tuning step {self.step + 1} (batch {cfg.batch_size}); use "
+                        f"batch_size=1 with gradient_accumulation={cfg.batch_size * cfg.gradient_accumulation}, the "
+                        f"lowvram profile, or LoRA instead of full fine-tuning; rerun to resume from the last "
+                        f"checkpoint") from None
+                bar.update(1)
+                bar.set_postfix({a: f"{v:.4f}" for a, v in record["loss"].items()})
+                if self.step % cfg.checkpoint_every == 0 or self.step == self.total_steps:
+                    self.save_checkpoint()
+            bar.close()
+            seconds = time.perf_counter() - start
+            if self.step == self.total_steps:
+                self.export()
         return TrainResult(self.out, self.out / "adapters", self.step, list(self.history), seconds, self.resumed_from)
+
+    @contextlib.contextmanager
+    def _one_process(self):
+        """The main process holds `out/.lock` while it writes: a second run into the same folder would write the same
+        checkpoints and adapters. Under it, the hidden folders a killed checkpoint or adapters write left go."""
+        from filelock import FileLock, Timeout
+
+        if not self.accelerator.is_main_process:
+            yield
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.out / ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise InputError(f"another process is fine-tuning into '{self.out}'; wait for it to finish (a rerun then "
+                             f"resumes from its last checkpoint) or pass another out folder") from None
+        try:
+            for leftover in [*self.out.glob(".adapters-*"), *(self.out / "checkpoints").glob(".step-*")]:
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+            yield
+        finally:
+            lock.release()
 
     def export(self) -> Path:
         """The EMA weights (the last weights without EMA) as adapters, with the run's history beside them."""
@@ -344,11 +389,15 @@ class FineTuner:
                 save_adapters(self.out / "adapters", self.trainers, self.modulations, {
                     "profile": self.profile.name, "step": self.step, "full_finetune": self.config.full_finetune,
                     "lora": self.config.lora(), "ema": self.ema is not None, "identity": self.identity})
+                write_json(self.out / "history.json", self.history)
+                plot_history({"": self.history}, self.out / "training.png")
+            except OSError as exc:
+                raise OutputDirError(f"cannot write the adapters into '{self.out}' ({one_line(exc)}); free some "
+                                     f"space, then rerun: it exports from the last checkpoint without training "
+                                     f"again") from None
             finally:
                 if self.ema is not None:
                     self.ema.restore(self.all_params)
-            write_json(self.out / "history.json", self.history)
-            plot_history({"": self.history}, self.out / "training.png")
         acc.wait_for_everyone()
         return self.out / "adapters"
 
@@ -360,18 +409,25 @@ class FineTuner:
         acc.wait_for_everyone()
         folder = self.out / "checkpoints" / f"step-{self.step:06d}"
         if acc.is_main_process:
-            with new_folder(folder, sync=True) as tmp:  # complete and on disk before it is named as a checkpoint
-                save_file(self._named(self.all_params), tmp / "trainable.safetensors")
-                ema_state = {}
-                if self.ema is not None:
-                    ema_state = {k: v for k, v in self.ema.state_dict().items() if k != "shadow_params"}
-                    save_file(self._named(self.ema.shadow_params), tmp / "ema.safetensors")
-                optim = self.optimizer.state_dict()
-                save_file({f"{i}/{k}": v.detach().cpu().contiguous() for i, s in optim["state"].items()
-                           for k, v in s.items()}, tmp / "optimizer.safetensors")
-                state = {"step": self.step, "identity": self.identity, "history": self.history, "ema": ema_state,
-                         "param_groups": optim["param_groups"]}
-                (tmp / "state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+            try:
+                with new_folder(folder, sync=True) as tmp:  # complete and on disk before it is named as a checkpoint
+                    save_file(self._named(self.all_params), tmp / "trainable.safetensors")
+                    ema_state = {}
+                    if self.ema is not None:
+                        ema_state = {k: v for k, v in self.ema.state_dict().items() if k != "shadow_params"}
+                        save_file(self._named(self.ema.shadow_params), tmp / "ema.safetensors")
+                    optim = self.optimizer.state_dict()
+                    save_file({f"{i}/{k}": v.detach().cpu().contiguous() for i, s in optim["state"].items()
+                               for k, v in s.items()}, tmp / "optimizer.safetensors")
+                    files = {name: _sha256(tmp / f"{name}.safetensors") for name in WEIGHTS
+                             if (tmp / f"{name}.safetensors").exists()}
+                    state = {"step": self.step, "identity": self.identity, "history": self.history, "ema": ema_state,
+                             "param_groups": optim["param_groups"], "sha256": files}
+                    (tmp / "state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise OutputDirError(f"cannot write the checkpoint of step {self.step} into '{folder.parent}' "
+                                     f"({one_line(exc)}); free some space, then rerun: it resumes from the last "
+                                     f"checkpoint written") from None
         acc.wait_for_everyone()
         return folder
 
@@ -393,15 +449,21 @@ class FineTuner:
         if not found:
             return
         latest = found[-1]
-        state = json.loads((latest / "state.json").read_text(encoding="utf-8"))
+        state = read_checkpoint(latest, self.ema is not None)
         check_identity(state["identity"], self.identity, latest)
         keys = [f"{a}/{n}" for a in self.config.agents for n in self.names[a]]
         trainable = load_file(latest / "trainable.safetensors")
+        shadow = load_file(latest / "ema.safetensors") if self.ema is not None else {}
+        for name, tensors in (("trainable", trainable), ("ema", shadow)) if shadow else (("trainable", trainable),):
+            missing = [k for k in keys if k not in tensors]
+            if missing or not all(torch.isfinite(t).all() for t in tensors.values()):
+                what = f"no weights for {missing[0]}" if missing else "non-finite weights"
+                raise CheckpointError(f"the checkpoint '{latest}' holds {what} in {name}.safetensors; delete that "
+                                      f"folder to resume from the one before, or resume=False to start over")
         with torch.no_grad():
             for key, param in zip(keys, self.all_params):
                 param.copy_(trainable[key])
             if self.ema is not None:
-                shadow = load_file(latest / "ema.safetensors")
                 self.ema.load_state_dict({**state["ema"], "shadow_params": [shadow[k] for k in keys]})
                 self.ema.to(self.accelerator.device)
         tensors = load_file(latest / "optimizer.safetensors")
@@ -411,6 +473,29 @@ class FineTuner:
             optim_state.setdefault(int(index), {})[name] = value
         self.optimizer.load_state_dict({"state": optim_state, "param_groups": state["param_groups"]})
         self.step, self.history, self.resumed_from = state["step"], state["history"], state["step"]
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def read_checkpoint(folder: Path, ema: bool) -> dict:
+    """A checkpoint's state.json, checked against the folder it sits in (its step, its history, each weight file's
+    SHA-256): a hand-edited or damaged checkpoint is one line, never a resume from the wrong weights."""
+    fix = "delete that checkpoint folder to resume from the one before, or resume=False to start over"
+    state = read_json(folder / "state.json", {"step": int, "identity": dict, "history": list, "ema": dict,
+                                              "param_groups": list, "sha256": dict}, fix, CheckpointError)
+    step = int(CHECKPOINT.match(folder.name).group(1))
+    if state["step"] != step or len(state["history"]) != step:
+        raise CheckpointError(f"{folder / 'state.json'} says step {state['step']} with {len(state['history'])} "
+                              f"steps of history, in the folder of step {step}; {fix}")
+    for name in (n for n in WEIGHTS if ema or n != "ema"):
+        path = folder / f"{name}.safetensors"
+        if not path.is_file() or state["sha256"].get(name) != _sha256(path):
+            raise CheckpointError(f"the checkpoint '{folder}' is damaged ({path.name} is "
+                                  f"{'missing' if not path.is_file() else 'not the file it wrote'}); {fix}")
+    return state
 
 
 def run_identity(profile: Profile, cfg: TrainConfig, dataset) -> dict:
@@ -449,8 +534,13 @@ def finetune(dataset, profile: "str | Profile" = "tiny", out="outputs/finetune",
     if resume and stop_after is None and (Path(out) / "adapters" / MANIFEST).is_file():
         done = read_manifest(Path(out) / "adapters")
         if done.get("identity") == run_identity(get_profile(profile), cfg, open_dataset(dataset)):
-            history = json.loads((Path(out) / "history.json").read_text(encoding="utf-8"))
-            return TrainResult(Path(out), Path(out) / "adapters", done["step"], history, 0.0, done["step"])
+            fingerprint(Path(out) / "adapters")  # reused only if its weight files are the ones it recorded
+            try:
+                history = json.loads((Path(out) / "history.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                history = None  # then the run exports again from its last checkpoint
+            if isinstance(history, list) and len(history) == done["step"]:
+                return TrainResult(Path(out), Path(out) / "adapters", done["step"], history, 0.0, done["step"])
     try:
         tuner = FineTuner(dataset, profile, out, cfg, resume=resume, progress=progress)
     except torch.OutOfMemoryError:
