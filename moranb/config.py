@@ -171,6 +171,10 @@ class Profile:
     max_pixels: int = 2048 * 2048
     # Sizes must be multiples of this (the VAE x UNet downsampling of every model in the profile).
     size_multiple: int = 8
+    # Agents trained for one frame size and one clip length only (mini: 16x16, 8 frames): any other is refused in
+    # one line instead of making blobs. None: any size and length the limits allow.
+    trained_size: tuple[int, int] | None = None
+    trained_frames: int | None = None
     # Fine-tuned agents (moranb.train): the `adapters` folder a fine-tuning run wrote. Every task then runs the
     # trained agents (LoRA weights and modulation tokens); None: the models as published.
     adapters: str | None = None
@@ -291,11 +295,10 @@ def mini_profile() -> Profile:
     """MoraMini's agents (`moranb.mini`): the same pipeline classes as `tiny`, trained by moranb on the mini world
     (16x16 frames, 8 per clip) and shipped in the package, so a CPU makes videos that follow their captions.
 
-    Text-to-image (SDXL's pipeline, no refiner), image-to-video (SVD's, the motion as its motion bucket) and
-    image-to-image (InstructPix2Pix's) are trained; the prompt agent writes captions in the world's grammar
-    (its plugin, `moranb.mini.plugin`). The connection agent is the tiny profile's random-weight LTX-Video: not
-    trained for the world yet, so its transitions are noise. Every agent loads through `from_pretrained` like any
-    other profile.
+    Text-to-image (SDXL's pipeline, no refiner), image-to-video (SVD's, the motion as its motion bucket),
+    image-to-image (InstructPix2Pix's) and connection (LTX-Video's condition pipeline, on the world's transitions) are
+    trained; the prompt agent writes captions in the world's grammar (its plugin, `moranb.mini.plugin`). Every agent
+    loads through `from_pretrained` like any other profile.
     """
     return tiny_profile().replace(
         name="mini",
@@ -308,8 +311,12 @@ def mini_profile() -> Profile:
                             image_guidance_scale=1.5),
         image_to_video=dict(model=Model(str(MINI_WEIGHTS / "image_to_video")), frames_per_segment=8, segments=2,
                             steps=12, noise_aug_strength=0.02, max_guidance=1.0, decode_chunk_size=8),
+        # Trained without dropping its one prompt, so no classifier-free guidance (1.0 skips the second pass).
+        connection=dict(model=Model(str(MINI_WEIGHTS / "connection")), frames=9, steps=16, guidance_scale=1.0),
         width=16,
         height=16,
+        trained_size=(16, 16),
+        trained_frames=8,
         fps=8,
     )
 

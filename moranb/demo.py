@@ -72,12 +72,18 @@ def judged(result) -> str:
     return f"{seen} ({'follows' if score.value == 1 else score.reason}; {score.value:.2f})"
 
 
+def asked(name: str, profile: str) -> str:
+    """What run `name` asks for, in a few words: its prompt or instruction, or which runs it continues or joins."""
+    given = {"extend_video": "text_to_video_0, one segment more", "connect_videos": "text_to_video_0 -> text_to_video_1"}
+    return given.get(name) or PROMPTS.get(profile, PROMPTS["tiny"]).get(name, "")
+
+
 def summary_rows(results, profile: str) -> list[dict]:
     rows = []
     for name, r in results:
         v = r.video
         rows.append({
-            "profile": profile, "run": name, "task": r.task, "frames": v.num_frames,
+            "profile": profile, "run": name, "task": r.task, "asked": asked(name, profile), "frames": v.num_frames,
             "segments": len(r.segments) or "", "size": f"{v.width}x{v.height}", "fps": f"{v.fps:g}",
             "seconds_of_video": round(v.duration, 2),
             "compute_s": round(sum(t for k, t in r.timings.items() if k != "write"), 2),

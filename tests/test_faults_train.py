@@ -62,9 +62,15 @@ def stopped_after_one(tiny, dataset, copy):
 
 
 @pytest.mark.parametrize("lr", [math.inf, math.nan, -1.0, 0.0, "1e-5"])
-def test_a_learning_rate_that_cannot_train_is_refused(tiny, dataset, tmp_path, lr):
+def test_a_learning_rate_that_cannot_train_is_refused(tiny, dataset, tmp_path, lr, capsys):
     with pytest.raises(InputError, match="the learning rate must be a positive finite number"):
         finetune(dataset, tiny, tmp_path / "run", lr=lr, **QUICK)
+    if not isinstance(lr, str):  # the command line: one line, exit 2 (before: NaN adapters and exit 0)
+        from moranb.cli import main
+
+        assert main(["finetune", str(dataset.path), "--out", str(tmp_path / "run"), "--lr", str(lr)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "the learning rate must be a positive finite number" in err[0]
     assert not any(tmp_path.iterdir())
 
 

@@ -3,6 +3,7 @@
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from moranb.mini.world import Attributes, parse_caption, render_clip, world_vide
 @pytest.mark.parametrize("agent, args", [
     ("image_to_video", ["--vae-steps", "1", "--batch", "4"]),
     ("image_to_image", ["--vae-steps", "0", "--batch", "4"]),
+    ("connection", ["--vae-steps", "1", "--batch", "4"]),
 ])
 def test_a_resumed_training_run_ends_with_the_same_weights(tmp_path, agent, args):
     """Every batch and noise draw is a function of (seed, step): stopping after one step and running the same
@@ -32,7 +34,7 @@ def test_a_resumed_training_run_ends_with_the_same_weights(tmp_path, agent, args
     assert main([*command, "--out", str(tmp_path / "parts"), "--minutes", "0"]) == 0  # stops after one step
     assert checkpoints.latest(tmp_path / "parts")[1]["step"] == 1
     assert main([*command, "--out", str(tmp_path / "parts")]) == 0
-    for name in ("unet",):
+    for name in ("transformer", "vae") if agent == "connection" else ("unet",):
         whole = load_file(next((tmp_path / "whole" / "pipeline" / name).glob("*.safetensors")))
         parts = load_file(next((tmp_path / "parts" / "pipeline" / name).glob("*.safetensors")))
         assert whole.keys() == parts.keys()
@@ -57,6 +59,40 @@ def test_the_video_trainer_trains_what_the_pipeline_samples(tmp_path):
     assert seen["sample"] == (2, 8, 8, 8, 8)
     assert seen["encoder_hidden_states"] == (2, 1, 32) and seen["added_time_ids"] == (2, 3)
     assert trainer.pipe.vae_scale_factor == 2
+
+
+def test_the_connection_trainer_trains_what_the_pipeline_samples(tmp_path):
+    """The transformer sees what LTXConditionPipeline gives it for a mini transition: 5 latent frames of 4x4 tokens
+    (9 frames, the VAE halving time after the first) and 16 more for the last frame, each of 32 channels; the given
+    frames' tokens at timestep 0, the others not; the prompt's T5 states."""
+    from moranb.mini.train import ConnectionTrainer
+
+    trainer = ConnectionTrainer(tmp_path, seed=0, steps=2, vae_steps=0, batch=2, lr=1e-3)
+    seen = {}
+    hook = trainer.pipe.transformer.register_forward_pre_hook(
+        lambda m, args, kwargs: seen.update(kwargs), with_kwargs=True)
+    loss = trainer.train_step()
+    hook.remove()
+    assert np.isfinite(loss)
+    assert seen["hidden_states"].shape == (2, 5 * 16 + 16, 32) and seen["video_coords"].shape == (2, 3, 96)
+    given = seen["timestep"] == 0
+    # The last frame's 16 tokens come first (the pipeline prepends them), then the first frame's: both given.
+    assert given[:, :32].all() and not given[:, 32:].any()
+    assert seen["encoder_hidden_states"].shape[0] == 2 and seen["encoder_hidden_states"].shape[-1] == 32
+
+
+def test_the_transition_check_tells_a_transition_from_noise_and_stillness():
+    from moranb.mini.evaluate import connection_case
+    from moranb.mini.verdict import transition_checks
+
+    rng = np.random.default_rng(0)
+    passed = {"world": 0, "noise": 0, "A held": 0}
+    for seed in range(40):
+        before, after, middle = connection_case(seed)
+        for name, frames in (("world", middle), ("noise", rng.integers(0, 256, middle.shape, dtype=np.uint8)),
+                             ("A held", np.repeat(before[None], len(middle), 0))):
+            passed[name] += all(transition_checks(frames, before, after).values())
+    assert passed["world"] >= 39 and passed["noise"] == 0 and passed["A held"] <= 12, passed
 
 
 # -- the mini world's words ------------------------------------------------------------------------------------------
@@ -152,6 +188,24 @@ def test_image_to_video_moves_as_captioned(video_pipe):
     assert found["motion"] >= 0.8 and found["extend_motion"] >= 0.8 and found["appearance"] >= 0.6, found
 
 
+def test_connection_reproduces_its_hashes_and_connects():
+    from moranb.agents import ConnectionAgent
+    from moranb.mini.evaluate import HASH_SEEDS, MINI, connect, connection_accuracy, connection_case, sha256
+    from moranb.models import torch_threads
+
+    folder = MINI.connection.model.source
+    meta = json.loads((Path(folder) / "mini.json").read_text())
+    assert meta["command"].startswith("python -m moranb.mini.train --agent connection ")
+    with torch_threads(1):
+        made = [connect(ConnectionAgent(MINI), *connection_case(s)[:2], s) for s in HASH_SEEDS]
+    assert all(m.shape == (7, 16, 16, 3) for m in made)
+    assert [sha256(m) for m in made] == [s["sha256"] for s in meta["samples"]]
+    found = connection_accuracy(folder, count=20)
+    # Measured on 20: starts as A 85 %, ends as B 80 %, every frame's shape on the line 15 %, all 10 % (on 200: 76 %,
+    # 70 %, 22 %, 16 %; noise: 0 %). The issue's goal, 80 % of all, is not reached: see the README.
+    assert found["starts as A"] >= 0.7 and found["ends as B"] >= 0.65 and found["all"] >= 0.05, found
+
+
 def test_image_to_image_reproduces_its_hashes_and_edits(edit_pipe):
     from diffusers import StableDiffusionInstructPix2PixPipeline
 
@@ -210,8 +264,33 @@ def test_demo_writes_mini_beside_tiny(tmp_path):
     summary = (tmp_path / "summary.md").read_text()
     assert summary.count("| tiny |") == 7 and summary.count("| mini |") == 7
     assert "follows" in summary
+    # What each run asked for, beside what the judge read; the mini transition is judged (it was noise before).
+    assert "| asked |" in summary and "a red circle moving right on a blue background" in summary
+    assert "text_to_video_0 -> text_to_video_1" in summary
+    connect = next(line for line in summary.splitlines() if line.startswith("| mini | connect_videos"))
+    assert "starts as A" in connect or "follows" in connect
     for profile in ("tiny", "mini"):
         assert (tmp_path / profile / "text_to_video_0" / "video.mp4").is_file()
     with Image.open(tmp_path / "side_by_side.png") as image:
         strip = Image.open(tmp_path / "mini" / "text_to_video_0" / "frame_strip.png")
         assert image.width >= strip.width and image.height > 14 * strip.height // 2
+
+
+def test_a_size_or_length_the_mini_agents_never_saw_is_one_line(tmp_path):
+    from moranb import tasks
+    from moranb.errors import ResolutionError
+
+    with pytest.raises(ResolutionError, match="trained on 16x16 frames only; at 64x64 they would draw blobs"):
+        tasks.text_to_video("a red circle moving left on a blue background", profile="mini", width=64, height=64,
+                            out_dir=tmp_path / "t2v")
+    with pytest.raises(InputError, match="trained on clips of 8 frames only; 4 frames"):
+        tasks.text_to_video("a red circle moving left on a blue background", profile="mini", frames_per_segment=4,
+                            out_dir=tmp_path / "t2v")
+    assert not (tmp_path / "t2v").exists()  # refused before anything ran
+
+
+def test_the_shipped_weights_stay_under_40_mib():
+    import moranb
+
+    total = sum(p.stat().st_size for p in Path(moranb.__file__).parent.rglob("*.safetensors"))
+    assert total < 40 * 2**20, f"{total / 2**20:.1f} MiB"

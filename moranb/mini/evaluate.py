@@ -9,6 +9,9 @@
   share whose second segment (animated from the first's last frame, as the extend task does) still moves that way.
 - image-to-image (`StableDiffusionInstructPix2PixPipeline`): a world frame edited by instruction i; the share where
   the judge reads the asked colour or background, and where the attributes not asked about stayed.
+- connection (`LTXConditionPipeline`): held-out transition i's two frames connected by the `mini` connection agent
+  with this folder's model, as the connect task does; the share whose transition passes every check of
+  `verdict.transition_checks` (starts as A, ends as B, the shape on the line between).
 `--record` writes the figures, and the sha256 of a few samples' uint8 pixels, into DIR/mini.json, so a test can check
 that the shipped weights still draw the same pixels.
 """
@@ -28,11 +31,12 @@ from PIL import Image
 from .. import models
 from ..config import get_profile
 from ..io import save_image, write_json
+from . import connection
 from .image_to_image import edit_attributes, instructions
 from .image_to_video import MOTION_BUCKETS
 from .judge import APPEARANCE, read
 from .show import sheet
-from .world import FPS, FRAMES, SIZE, parse_caption, random_attributes, random_caption, render_clip
+from .world import FPS, FRAMES, SIZE, parse_caption, random_attributes, random_caption, random_transition, render_clip
 
 # The sampler settings and the shipped pipeline folders are the `mini` profile's (`moranb.config.mini_profile`).
 MINI = get_profile("mini")
@@ -45,9 +49,10 @@ EDIT_STEPS, EDIT_GUIDANCE, EDIT_IMAGE_GUIDANCE = I2I.steps, I2I.guidance_scale, 
 # The pipeline folders shipped in the package (moranb.config.MINI_WEIGHTS).
 SHIPPED, SHIPPED_VIDEO, SHIPPED_EDIT = Path(T2I.model.source), Path(I2V.model.source), Path(I2I.model.source)
 HASH_SEEDS = (0, 1, 2, 3)
+CONNECTION_CASES = 2 * 10**16  # world seeds of the held-out connection cases
 # The profile field each shipped pipeline class is (named in a loading error).
 FIELDS = {"StableDiffusionXLPipeline": "text_to_image", "StableVideoDiffusionPipeline": "image_to_video",
-          "StableDiffusionInstructPix2PixPipeline": "image_to_image"}
+          "StableDiffusionInstructPix2PixPipeline": "image_to_image", "LTXConditionPipeline": "connection"}
 
 
 def load_pipeline(folder):
@@ -164,6 +169,41 @@ def edit_accuracy(pipe, count: int = 200) -> dict[str, float]:
     return {name: n / count for name, n in right.items()}
 
 
+def connection_case(seed: int):
+    """Connection case `seed`: A's last frame, B's first frame and the world's own frames between them (held out:
+    the trainer draws its transitions from seeds near (its seed + 1) x 10^12 and 10^16)."""
+    frames = random_transition(CONNECTION_CASES + int(seed)).render(connection.FRAMES)
+    return frames[0], frames[-1], frames[1:-1]
+
+
+def connect(agent, before: np.ndarray, after: np.ndarray, seed: int) -> np.ndarray:
+    """uint8 (7, 16, 16, 3): what the connection `agent` makes between two 16x16 frames, as the connect task asks
+    it (the frames enlarged to 32x32, the transition resized back)."""
+    from ..video import Video
+
+    size = SIZE * connection.UPSCALE
+    made = agent(Image.fromarray(before).resize((size, size)), Image.fromarray(after).resize((size, size)), seed=seed)
+    return Video(made.frames, FPS).resized(SIZE, SIZE).frames
+
+
+def connection_accuracy(folder, count: int = 200) -> dict[str, float]:
+    """Share of `count` held-out connection cases whose transition passes every check of
+    `verdict.transition_checks` ("all"), and each kind of check alone."""
+    from ..agents import ConnectionAgent
+    from .verdict import transition_checks
+
+    agent = ConnectionAgent(MINI.replace(connection=dict(model=models.Model(str(folder)))))
+    right = {"starts as A": 0, "ends as B": 0, "shape between": 0, "all": 0}
+    for seed in range(count):
+        before, after, _ = connection_case(seed)
+        checks = transition_checks(connect(agent, before, after, seed), before, after)
+        right["starts as A"] += checks["starts as A"]
+        right["ends as B"] += checks["ends as B"]
+        right["shape between"] += all(v for k, v in checks.items() if k.startswith("shape between"))
+        right["all"] += all(checks.values())
+    return {name: n / count for name, n in right.items()}
+
+
 def _record(folder: Path, update: dict) -> None:
     meta_path = folder / "mini.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
@@ -179,6 +219,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--png", type=Path, help="also write the first 32 samples as a grid PNG here")
     parser.add_argument("--record", action="store_true", help="write accuracy and sample hashes into mini.json")
     args = parser.parse_args(argv)
+    if json.loads((args.folder / "model_index.json").read_text(encoding="utf-8"))["_class_name"] == \
+            "LTXConditionPipeline":
+        result = connection_accuracy(args.folder, args.count)
+        print(json.dumps(result), file=sys.stderr)
+        if args.record:
+            from ..agents import ConnectionAgent
+
+            agent = ConnectionAgent(MINI.replace(connection=dict(model=models.Model(str(args.folder)))))
+            with models.torch_threads(1):  # hashes are made, and checked, with one thread
+                made = [connect(agent, *connection_case(s)[:2], s) for s in HASH_SEEDS]
+            _record(args.folder, {
+                "sampling": {"num_inference_steps": MINI.connection.steps,
+                             "guidance_scale": MINI.connection.guidance_scale},
+                "accuracy": {"cases": f"connection_case(i), generator seed i, i < {args.count}", **result},
+                "samples": [{"seed": s, "sha256": sha256(m)} for s, m in zip(HASH_SEEDS, made)]})
+        return 0
     pipe = load_pipeline(args.folder)
     kind = type(pipe).__name__
     prompts = f"random_caption(i), generator seed i, i < {args.count}"

@@ -27,9 +27,9 @@ import torch
 
 from .. import _compat, models
 from ..io import write_json
-from . import checkpoints, image_to_image, image_to_video, text_to_image
+from . import checkpoints, connection, image_to_image, image_to_video, text_to_image
 from .evaluate import SHIPPED
-from .world import FPS, FRAMES, MOTIONS, random_attributes, render_clip, world_batch
+from .world import FPS, FRAMES, MOTIONS, random_attributes, random_transition, render_clip, world_batch
 
 TRAIN_SEEDS = 10**12  # world seeds for training start at (seed + 1) * TRAIN_SEEDS; evaluation uses others
 EVAL_SEEDS = 10**16
@@ -309,7 +309,75 @@ class ImageToImageTrainer(TextToImageTrainer):
         return torch.nn.functional.mse_loss(pred, pipe.scheduler.get_velocity(latents, noise, t))
 
 
-TRAINERS = {"text_to_image": TextToImageTrainer, "image_to_video": ImageToVideoTrainer, "image_to_image": ImageToImageTrainer}
+class ConnectionTrainer(TextToImageTrainer):
+    """The `mini` connection model (`moranb.mini.connection`): its video VAE alone on the world's transitions (and
+    the clips they join), then its transformer on transitions (`world.random_transition`), by the loss the connection
+    agent is fine-tuned with (`agents.connection.trainer.transition_loss`: the pipeline's own `prepare_latents` puts
+    A's last frame at index 0 and B's first frame at the last index, flow matching on the frames between). The
+    latents are normalised per channel (the VAE's `latents_mean`/`latents_std`, measured after the VAE phase), as
+    LTX-Video's pipeline expects. ("unet" names the denoiser's phase, as for the other agents.)"""
+
+    def __init__(self, out: Path, seed: int, steps: int, vae_steps: int, batch: int, lr: float,
+                 end: int | None = None, decoder_steps: int = 0):
+        from ..config import get_profile
+
+        self.out, self.seed, self.steps, self.vae_steps, self.batch, self.lr = out, seed, steps, vae_steps, batch, lr
+        self.end = min(steps, end or steps)
+        self.total = self.end + decoder_steps
+        self.pipe = connection.build_pipeline(seed)
+        self.step, self.history, self.scaling = 0, [], 1.0
+        with torch.no_grad():  # the agent's one prompt, as the pipeline encodes it at inference
+            embeds, mask, _, _ = self.pipe.encode_prompt(get_profile("mini").connection.prompt,
+                                                         do_classifier_free_guidance=False)
+        self.embeds, self.mask = embeds[0], mask[0]
+        self._phase_setup()
+
+    def _modules(self, phase: str) -> dict:
+        p = self.pipe
+        return {"vae": {"vae": p.vae}, "decoder": {"decoder": p.vae.decoder}, "unet": {"transformer": p.transformer}}[phase]
+
+    def _parts(self) -> dict:
+        # Not the T5 encoder: frozen, drawn from the seed, and its tied embeddings are one tensor twice (which a
+        # safetensors checkpoint refuses); the prompt's states are computed once, above.
+        return {name: getattr(self.pipe, name) for name in ("vae", "transformer")}
+
+    def _data(self, seeds, rng):
+        clips = np.stack([random_transition(int(seed)).render(connection.FRAMES) for seed in seeds])
+        return (connection.model_frames(clips),)  # (N, 3, F, 32, 32)
+
+    def _vae_loss(self, clips, gen):
+        clips = clips[: max(1, len(clips) // 4)]
+        posterior = self.pipe.vae.encode(clips).latent_dist
+        recon = self.pipe.vae.decode(posterior.sample(gen)).sample
+        return torch.nn.functional.mse_loss(recon, clips) + 1e-6 * posterior.kl().mean()
+
+    def _decoder_loss(self, clips, gen):
+        clips = clips[: max(1, len(clips) // 4)]
+        with torch.no_grad():
+            latents = self.pipe.vae.encode(clips).latent_dist.mode()
+        return torch.nn.functional.mse_loss(self.pipe.vae.decode(latents).sample, clips)
+
+    def _unet_loss(self, clips, gen):
+        from ..agents.connection.trainer import transition_loss
+
+        pipe, n = self.pipe, len(clips)
+        with torch.no_grad():
+            latents = _compat.ltx_normalize_latents(pipe, pipe.vae.encode(clips).latent_dist.mode())
+        batch = {"latents": latents, "embeds": self.embeds.expand(n, -1, -1), "mask": self.mask.expand(n, -1),
+                 "first": clips[:, :, :1], "last": clips[:, :, -1:]}
+        return transition_loss(pipe, pipe.transformer, batch, gen, connection.FRAMES, FPS)
+
+    @torch.no_grad()
+    def _set_scaling(self):
+        """LTX-Video's rule: latents normalised per channel, by the mean and std of 256 held-out transitions."""
+        clips = self._data(range(EVAL_SEEDS, EVAL_SEEDS + 256), None)[0]
+        latents = torch.cat([self.pipe.vae.encode(c).latent_dist.mode() for c in clips.split(32)])
+        self.pipe.vae.latents_mean.copy_(latents.mean(dim=(0, 2, 3, 4)))
+        self.pipe.vae.latents_std.copy_(latents.std(dim=(0, 2, 3, 4)))
+
+
+TRAINERS = {"text_to_image": TextToImageTrainer, "image_to_video": ImageToVideoTrainer,
+            "image_to_image": ImageToImageTrainer, "connection": ConnectionTrainer}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -370,9 +438,11 @@ def _train(args) -> int:
     if trainer.step >= end:
         folder = args.out / "pipeline"
         trainer.pipe.save_pretrained(folder)
-        if args.agent == "image_to_video":  # the largest file, stored in float16 (loaded as float32): 9.5 -> 4.8 MB
-            trainer.pipe.unet.to(torch.float16).save_pretrained(folder / "unet")
-            trainer.pipe.unet.to(torch.float32)
+        # The largest files stored in float16 (loaded as float32): image-to-video's UNet 9.5 -> 4.8 MB; the
+        # connection's transformer and VAE 17 -> 8.5 MB.
+        for name in {"image_to_video": ("unet",), "connection": ("transformer", "vae")}.get(args.agent, ()):
+            getattr(trainer.pipe, name).to(torch.float16).save_pretrained(folder / name)
+            getattr(trainer.pipe, name).to(torch.float32)
         command = ["python", "-m", "moranb.mini.train", "--agent", args.agent, "--out", "DIR", "--seed",
                    str(args.seed), "--steps", str(args.steps), "--vae-steps", str(args.vae_steps), "--batch",
                    str(args.batch), "--lr", str(args.lr)] + (["--stop-at", str(trainer.end)] if trainer.end < args.steps else []) \

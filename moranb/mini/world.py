@@ -127,6 +127,41 @@ def _mask(shape: str, cx: float, cy: float, r: float, n: int) -> np.ndarray:
     return (ys >= top) & (ys <= base) & (np.abs(dx) <= half_width)
 
 
+def _path(attrs: Attributes, seed: int, size: int):
+    """A seed's path: (start centre, travel per clip, step direction, start radius, growth per clip)."""
+    rng = np.random.default_rng([check_seed(seed), 2])
+    r0 = size * rng.uniform(0.17, 0.23)
+    growth = GROWTH if attrs.motion == "grow" else 1.0  # the radius's factor per clip
+    travel = size * rng.uniform(*TRAVEL)  # per clip
+    step = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}.get(attrs.motion, (0, 0))
+    margin = r0 * growth**PARTS * 1.15 + 0.5
+    # A start such that the whole path, all its parts, stays inside the frame.
+    lo = [margin - min(0, d) * travel * PARTS for d in step]
+    hi = [size - margin - max(0, d) * travel * PARTS for d in step]
+    start = [rng.uniform(a, b) if b > a else size / 2 for a, b in zip(lo, hi)]
+    return start, travel, step, r0, growth
+
+
+def frame_state(attrs: Attributes, seed: int, t: int, size: int = SIZE, frames: int = FRAMES,
+                part: int = 0) -> tuple[float, float, float]:
+    """Where frame `t` of the clip (`render_clip`'s arguments) draws its shape: centre x, centre y, radius."""
+    start, travel, step, r0, growth = _path(attrs, seed, size)
+    f = part + t / (frames - 1)  # along the path, in clips
+    return (start[0] + step[0] * travel * f, start[1] + step[1] * travel * f,
+            r0 * growth ** part * (1 + (growth - 1) * (f - part)))
+
+
+def draw(attrs: Attributes, cx: float, cy: float, radius: float, size: int = SIZE) -> np.ndarray:
+    """One frame, float32 (size, size, 3) in 0-255: `attrs`' shape and colour at (cx, cy) with `radius` on its
+    background, antialiased."""
+    n = size * SUPERSAMPLE
+    colour = np.array(COLOURS[attrs.colour], np.float32)
+    background = np.array(BACKGROUNDS[attrs.background], np.float32)
+    cover = _mask(attrs.shape, cx, cy, radius, n).astype(np.float32)
+    alpha = cover.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(1, 3))[..., None]
+    return background + alpha * (colour - background)
+
+
 def render_clip(attrs: Attributes, seed: int = 0, size: int = SIZE, frames: int = FRAMES,
                 times: list[int] | None = None, part: int = 0) -> np.ndarray:
     """The clip of `attrs`, uint8 (frames, size, size, 3); `seed` picks the start position and size.
@@ -145,28 +180,50 @@ def render_clip(attrs: Attributes, seed: int = 0, size: int = SIZE, frames: int 
     times = list(range(frames)) if times is None else list(times)
     if not all(isinstance(t, int) and 0 <= t < frames for t in times):
         raise InputError(f"times must be frame indices from 0 to {frames - 1}; got {times}")
-    rng = np.random.default_rng([check_seed(seed), 2])
-    r0 = size * rng.uniform(0.17, 0.23)
-    growth = GROWTH if attrs.motion == "grow" else 1.0  # the radius's factor per clip
-    travel = size * rng.uniform(*TRAVEL)  # per clip
-    step = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}.get(attrs.motion, (0, 0))
-    margin = r0 * growth**PARTS * 1.15 + 0.5
-    # A start such that the whole path, all its parts, stays inside the frame.
-    lo = [margin - min(0, d) * travel * PARTS for d in step]
-    hi = [size - margin - max(0, d) * travel * PARTS for d in step]
-    start = [rng.uniform(a, b) if b > a else size / 2 for a, b in zip(lo, hi)]
-    n = size * SUPERSAMPLE
-    colour = np.array(COLOURS[attrs.colour], np.float32)
-    background = np.array(BACKGROUNDS[attrs.background], np.float32)
     out = np.empty((len(times), size, size, 3), np.uint8)
     for i, t in enumerate(times):
-        f = part + t / (frames - 1)  # along the path, in clips
-        cx, cy = start[0] + step[0] * travel * f, start[1] + step[1] * travel * f
-        radius = r0 * growth ** part * (1 + (growth - 1) * (f - part))
-        cover = _mask(attrs.shape, cx, cy, radius, n).astype(np.float32)
-        alpha = cover.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(1, 3))[..., None]
-        out[i] = np.rint(background + alpha * (colour - background)).astype(np.uint8)
+        out[i] = np.rint(draw(attrs, *frame_state(attrs, seed, t, size, frames, part), size)).astype(np.uint8)
     return out
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What the world does between the last frame of one clip (`a`) and the first frame of another (`b`): the shape
+    travels in a straight line from where it was to where it will be, its size changes evenly, and its look (shape,
+    colour, background) dissolves from a's to b's. Frame 0 is a's last frame, frame `frames - 1` b's first."""
+
+    a: Attributes
+    b: Attributes
+    start: tuple[float, float, float]  # a's last frame: centre x, centre y, radius
+    end: tuple[float, float, float]  # b's first frame
+
+    def state(self, k: int, frames: int) -> tuple[float, float, float]:
+        w = k / (frames - 1)
+        return tuple((1 - w) * s + w * e for s, e in zip(self.start, self.end))
+
+    def render(self, frames: int = 9, size: int = SIZE) -> np.ndarray:
+        """uint8 (frames, size, size, 3)."""
+        out = np.empty((frames, size, size, 3), np.uint8)
+        for k in range(frames):
+            w, state = k / (frames - 1), self.state(k, frames)
+            mixed = (1 - w) * draw(self.a, *state, size) + w * draw(self.b, *state, size)
+            out[k] = np.rint(mixed).astype(np.uint8)
+        return out
+
+
+def random_transition(seed: int, size: int = SIZE) -> Transition:
+    """A pair of world clips to connect, drawn from `seed`: half the time one scene with a clip's length of its path
+    left out (A is the path's first clip; B starts where its second clip ends), otherwise two clips of two random
+    scenes."""
+    rng = np.random.default_rng([check_seed(seed), 3])
+    a_seed, b_seed = (int(x) for x in rng.integers(0, 2**62, 2))
+    a = random_attributes(a_seed)
+    if rng.random() < 0.5:
+        return Transition(a, a, frame_state(a, a_seed, FRAMES - 1, size, FRAMES, 0),
+                          frame_state(a, a_seed, FRAMES - 1, size, FRAMES, 1))
+    b = random_attributes(b_seed)
+    return Transition(a, b, frame_state(a, a_seed, FRAMES - 1, size, FRAMES, int(rng.integers(2))),
+                      frame_state(b, b_seed, 0, size, FRAMES, int(rng.integers(2))))
 
 
 def world_clip(seed: int, size: int = SIZE, frames: int = FRAMES) -> tuple[np.ndarray, Attributes]:

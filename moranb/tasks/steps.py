@@ -7,7 +7,7 @@ from PIL import Image, ImageOps
 from ..agents import ImageToVideoAgent, SegmentedVideo
 from ..checks import check_count
 from ..config import Profile
-from ..errors import InputError
+from ..errors import InputError, ResolutionError
 from ..video import Video, as_video
 
 
@@ -32,7 +32,21 @@ def counts(profile: Profile, segments, frames_per_segment) -> tuple[int, int]:
                          "frames per segment", minimum=2, limit=limit, setting="max_frames")
     check_count(segments * frames, f"frames in all ({segments} segments x {frames})", limit=limit,
                 setting="max_frames")
+    if profile.trained_frames is not None and frames != profile.trained_frames:
+        raise InputError(f"the {profile.name} profile's video agent was trained on clips of {profile.trained_frames} "
+                         f"frames only; {frames} frames a segment would not follow the prompt: use "
+                         f"frames_per_segment={profile.trained_frames} (its default) and more segments for longer "
+                         f"videos")
     return segments, frames
+
+
+def trained_size(profile: Profile, width: int, height: int) -> tuple[int, int]:
+    """`width` x `height`, if the profile's agents were trained for it (mini: 16x16 only); else one line."""
+    if profile.trained_size is not None and (width, height) != tuple(profile.trained_size):
+        w, h = profile.trained_size
+        raise ResolutionError(f"the {profile.name} profile's agents were trained on {w}x{h} frames only; at "
+                              f"{width}x{height} they would draw blobs: leave out width and height (or pass {w}x{h})")
+    return width, height
 
 
 def input_video(video, what: str = "video") -> Video:

@@ -6,7 +6,7 @@ from ..agents import PromptAgent, TextToImageAgent
 from ..checks import check_prompt, check_size
 from ..config import Profile, get_profile
 from .run import Run, TaskResult
-from .steps import animate, counts, motion_of
+from .steps import animate, counts, motion_of, trained_size
 
 
 def text_to_video(prompt: str, profile: "str | Profile" = "tiny", seed: int = 0, out_dir=None,
@@ -18,6 +18,7 @@ def text_to_video(prompt: str, profile: "str | Profile" = "tiny", seed: int = 0,
     segments, frames = counts(profile, segments, frames_per_segment)
     width, height = check_size(profile.width if width is None else width, profile.height if height is None else height,
                                profile.size_multiple, "SDXL/SVD", profile.max_pixels)
+    width, height = trained_size(profile, width, height)
     backend = prompt_backend or profile.prompt.backend
     run = Run("text_to_video", profile, seed, out_dir=out_dir, review=review, inputs={
         "prompt": prompt, "segments": segments, "frames_per_segment": frames, "width": width, "height": height,

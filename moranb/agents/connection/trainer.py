@@ -10,6 +10,8 @@ from ...modulation import MOD_TOKEN
 from ..training import AgentTrainer, pixels
 from .tiny import BUILDS
 
+IMAGE_COND_NOISE = 0.15  # LTXConditionPipeline's default image_cond_noise_scale
+
 class ConnectionTrainer(AgentTrainer):
     """LTX-Video's transformer on (a clip's first frame, its last frame, the clip): the connection task itself.
 
@@ -55,26 +57,41 @@ class ConnectionTrainer(AgentTrainer):
                 "first": clip[0, :, :1].float().cpu(), "last": clip[0, :, -1:].float().cpu()}
 
     def loss(self, batch: dict, generator: torch.Generator, snr_gamma: float | None) -> torch.Tensor:
-        pipe, n = self.pipe, self.profile.connection.frames
-        x0 = batch["latents"].to(self.device)  # (B, C, F', h, w)
-        b = x0.shape[0]
-        sigma = torch.sigmoid(torch.randn((b,), generator=generator)).clamp(1e-3, 1.0).to(self.device)
-        noise = torch.randn(x0.shape, generator=generator).to(self.device)
-        s = sigma.view(b, 1, 1, 1, 1)
-        noisy = s * noise + (1 - s) * x0
-        height, width = batch["first"].shape[-2:]
-        with torch.no_grad():
-            tokens, cond_mask, coords, extra = _compat.ltx_prepare_latents(
-                pipe, [batch["first"].to(self.device), batch["last"].to(self.device)], [1.0, 1.0], [0, n - 1],
-                batch_size=b, num_channels_latents=self.denoiser.config.in_channels, height=height, width=width,
-                num_frames=n, sigma=torch.zeros_like(s), latents=noisy, generator=generator, device=self.device,
-                dtype=torch.float32)
-        coords = coords.float()
-        coords[:, 0] = coords[:, 0] * (1.0 / self.profile.fps)
-        timestep = torch.min(sigma.view(b, 1) * 1000.0, (1 - cond_mask) * 1000.0)
-        pred = self.model(hidden_states=tokens.to(self.dtype), encoder_hidden_states=batch["embeds"].to(self.device, self.dtype),
-                          timestep=timestep, encoder_attention_mask=batch["mask"].to(self.device),
-                          video_coords=coords, return_dict=False)[0].float()[:, extra:]
-        target = _compat.ltx_pack_latents(pipe, noise - x0)
-        free = (cond_mask[:, extra:] < 1).unsqueeze(-1).float()  # the tokens the model has to denoise
-        return (((pred - target) ** 2) * free).sum() / (free.sum() * pred.shape[-1]).clamp(min=1)
+        return transition_loss(self.pipe, self.model, batch, generator, self.profile.connection.frames,
+                               self.profile.fps, self.dtype, self.device)
+
+
+def transition_loss(pipe, model, batch: dict, generator: torch.Generator, frames: int, fps: float,
+                    dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+    """Flow matching's loss of `model` (the pipeline's transformer, or its wrapped training copy) on transitions:
+    `batch` holds "latents" (B, C, F', h, w, normalised as the pipeline's), "embeds" and "mask" (the prompt's), and
+    "first" and "last" (B, 3, 1, H, W pixels in [-1, 1]), the frames at index 0 and `frames - 1`. The input is built
+    by the pipeline's own `prepare_latents`, as at inference (see `ConnectionTrainer`)."""
+    device = device or batch["latents"].device
+    x0 = batch["latents"].to(device)
+    b = x0.shape[0]
+    sigma = torch.sigmoid(torch.randn((b,), generator=generator)).clamp(1e-3, 1.0).to(device)
+    noise = torch.randn(x0.shape, generator=generator).to(device)
+    s = sigma.view(b, 1, 1, 1, 1)
+    noisy = s * noise + (1 - s) * x0
+    height, width = batch["first"].shape[-2:]
+    with torch.no_grad():
+        tokens, cond_mask, coords, extra = _compat.ltx_prepare_latents(
+            pipe, [batch["first"].to(device), batch["last"].to(device)], [1.0, 1.0], [0, frames - 1],
+            batch_size=b, num_channels_latents=pipe.transformer.config.in_channels, height=height, width=width,
+            num_frames=frames, sigma=torch.zeros_like(s), latents=noisy, generator=generator, device=device,
+            dtype=torch.float32)
+    # At inference the pipeline noises the conditioning tokens by image_cond_noise_scale x t^2 (its default 0.15,
+    # which the agent keeps; `add_noise_to_image_conditioning_latents`): the same here.
+    given = (cond_mask > 1.0 - 1e-6).unsqueeze(-1)
+    cond_noise = torch.randn(tokens.shape, generator=generator).to(device)
+    tokens = torch.where(given, tokens + IMAGE_COND_NOISE * cond_noise * sigma.view(b, 1, 1) ** 2, tokens)
+    coords = coords.float()
+    coords[:, 0] = coords[:, 0] * (1.0 / fps)
+    timestep = torch.min(sigma.view(b, 1) * 1000.0, (1 - cond_mask) * 1000.0)
+    pred = model(hidden_states=tokens.to(dtype), encoder_hidden_states=batch["embeds"].to(device, dtype),
+                 timestep=timestep, encoder_attention_mask=batch["mask"].to(device), video_coords=coords,
+                 return_dict=False)[0].float()[:, extra:]
+    target = _compat.ltx_pack_latents(pipe, noise - x0)
+    free = (cond_mask[:, extra:] < 1).unsqueeze(-1).float()  # the tokens the model has to denoise
+    return (((pred - target) ** 2) * free).sum() / (free.sum() * pred.shape[-1]).clamp(min=1)
