@@ -179,7 +179,8 @@ def test_the_moramini_notebook_shows_a_model_that_follows_its_prompts(suite):
     assert rec["videos"] == 40
     assert rec["i2v_accuracy"]["motion"] >= I2V_MOTION and rec["edit_accuracy"]["all"] >= EDIT_ALL
     judged = rec["task_judge"]
-    assert judged["connect_videos"] is None  # asks for nothing the world's grammar names
+    # The transition is judged (verdict.transition_checks: starts as A, ends as B, one shape on the line between).
+    assert judged["connect_videos"] is not None and 0.0 <= judged["connect_videos"] <= 1.0, judged
     assert judged["text_to_video"] >= 0.8 and judged["text_to_video_2"] >= 0.6, judged
     for picture in rec["pictures"]:
         assert Image.open(picture).size[0] > 600
