@@ -133,6 +133,23 @@ def read_json(path, fields: dict, fix: str, error: type = InputError) -> dict:
     return data
 
 
+@contextlib.contextmanager
+def held_lock(path, busy: str):
+    """Hold the file lock at `path` (filelock: an OS lock, gone with a killed holder) for the block; if another
+    process holds it, `InputError(busy)` at once: one process at a time works in a folder."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise InputError(busy) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 PUBLISH_PREFIX = ".publish-"
 _PLAN = ".plan.json"  # in a staging folder: what to publish, written once every file is there
 _PARTIAL = re.compile(r"^\..+\.partial-(\d+)(\.[^.]*)?$|^\.write-test-(\d+)$")  # atomic_path, prepare_output_dir

@@ -15,7 +15,6 @@ first unfinished set.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import random
@@ -30,7 +29,7 @@ from ..agents.judge import CRITERIA, Judge, Judgement
 from ..checks import check_count
 from ..config import Profile, get_profile
 from ..errors import InputError
-from ..io import contained, prepare_output_dir, read_json, write_json
+from ..io import contained, held_lock, prepare_output_dir, read_json, write_json
 from .records import append_jsonl, read_jsonl
 
 JUDGES = ("a", "b")
@@ -121,7 +120,9 @@ def synthesize_round(data_dir, round: int = 1, profile: "str | Profile" = "tiny"
     profile = get_profile(profile)
     here = prepare_output_dir(round_dir(data_dir, round))
     data_dir = Path(data_dir)
-    with _one_process(here, round):
+    # One process at a time makes a round: a second one would make every set again and append it twice.
+    with held_lock(here / ".lock", f"another process is making round {round} in '{here}'; wait for it to finish (a "
+                                   f"rerun then resumes where it stopped) or use another data folder"):
         _check_identity(here, {"profile": profile.name, "candidates": candidates, "seed": seed, "segments": segments,
                                "frames_per_segment": frames_per_segment})
         texts = round_prompts(data_dir, round, profile, seed, count)
@@ -151,23 +152,6 @@ def synthesize_round(data_dir, round: int = 1, profile: "str | Profile" = "tiny"
             made.append(set_id)
         sets = [done[s] for s in sorted(done)]
         return RoundResult(round, here, sets, made)
-
-
-@contextlib.contextmanager
-def _one_process(here: Path, round: int):
-    """One process at a time makes a round: a second one would make every set again and append it twice."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(here / ".lock")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise InputError(f"another process is making round {round} in '{here}'; wait for it to finish (a rerun then "
-                         f"resumes where it stopped) or use another data folder") from None
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def _check_identity(here: Path, identity: dict) -> None:

@@ -40,7 +40,7 @@ from ..config import Profile, get_profile
 from ..checks import check_out_dir
 from ..errors import (CheckpointError, DatasetError, GPUMemoryError, InputError, MoranbError, OutputDirError,
                       TrainingError)
-from ..io import check_replaceable, new_folder, one_line, read_json
+from ..io import check_replaceable, held_lock, new_folder, one_line, read_json
 from ..modulation import Modulation, random_init
 from .adapters import save_adapters
 
@@ -355,25 +355,16 @@ class FineTuner:
     def _one_process(self):
         """The main process holds `out/.lock` while it writes: a second run into the same folder would write the same
         checkpoints and adapters. Under it, the hidden folders a killed checkpoint or adapters write left go."""
-        from filelock import FileLock, Timeout
-
         if not self.accelerator.is_main_process:
             yield
             return
         self.out.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(self.out / ".lock")
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise InputError(f"another process is fine-tuning into '{self.out}'; wait for it to finish (a rerun then "
-                             f"resumes from its last checkpoint) or pass another out folder") from None
-        try:
+        with held_lock(self.out / ".lock", f"another process is fine-tuning into '{self.out}'; wait for it to finish "
+                                           f"(a rerun then resumes from its last checkpoint) or pass another out folder"):
             for leftover in [*self.out.glob(".adapters-*"), *(self.out / "checkpoints").glob(".step-*")]:
                 if leftover.is_dir():
                     shutil.rmtree(leftover, ignore_errors=True)
             yield
-        finally:
-            lock.release()
 
     def export(self) -> Path:
         """The EMA weights (the last weights without EMA) as adapters, with the run's history beside them."""
