@@ -108,8 +108,8 @@ class ConnectionSettings:
 class JudgeSettings:
     """The judges of data-free training (`moranb.agents.judge`): two multimodal LLMs, each picking the best of k
     candidate videos. Backend "transformers" (local models), "openai" (an OpenAI-compatible server with a vision
-    model; the names it is asked for are `openai_models`) or "metrics" (no model: the offline metric matching the
-    criterion)."""
+    model; the names it is asked for are `openai_models`), "metrics" (no model: the offline metric matching the
+    criterion) or "plugin" (the profile plugin's judges: the `mini` profile's)."""
 
     a: Model = Model("llava-hf/llava-onevision-qwen2-7b-ov-hf")
     b: Model = Model("Qwen/Qwen2-VL-7B-Instruct", dtype="bfloat16")
@@ -305,6 +305,7 @@ def mini_profile() -> Profile:
         plugin="moranb.mini.plugin",
         plugin_metrics=("mini_judge",),
         prompt=dict(backend="plugin"),
+        judge=dict(backend="plugin"),  # the trained mini judge and pixel rules (moranb.mini.judging)
         text_to_image=dict(model=Model(str(MINI_WEIGHTS / "text_to_image")), refiner=None, steps=25,
                            guidance_scale=2.0),
         image_to_image=dict(model=Model(str(MINI_WEIGHTS / "image_to_image")), steps=25, guidance_scale=3.0,

@@ -7,7 +7,10 @@ Decisions live in `<round>/decisions.jsonl`, one JSON object per line, appended 
 
 `pick` counts from 0 (the panel's "Pick 3" is pick 2). A later line for the same set replaces an earlier one (the
 panel's Back button). Headless (papermill, CI), `resolve_queue` settles the undecided sets from a decisions file of
-the same format or a named policy, and every line says which (`"by": "file:..."` or `"by": "policy:judge_a"`).
+the same format or a named policy, and every line says which (`"by": "file:..."` or `"by": "policy:judge_a"`). The
+"simulated_person" policy is the round's profile plugin's stand-in for a person (the `mini` profile's reads each
+candidate by the world's own renderer, `moranb.mini.judging.person`): recorded as `policy:simulated_person`, never as
+a person.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from .records import append_jsonl, read_jsonl
 from .round import CandidateSet, read_sets
 
 FILE = "decisions.jsonl"
-POLICIES = ("discard_all", "judge_a", "judge_b")
+POLICIES = ("discard_all", "judge_a", "judge_b", "simulated_person")
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,8 @@ def pending(here) -> list[CandidateSet]:
 def resolve_queue(here, decisions=None, policy: str | None = None) -> dict:
     """Settle every undecided queued set headlessly: from a decisions file, or by a named policy.
 
-    Policies: "discard_all"; "judge_a" / "judge_b" (that judge's pick wins; a set it abstained on is discarded).
+    Policies: "discard_all"; "judge_a" / "judge_b" (that judge's pick wins; a set it abstained on is discarded);
+    "simulated_person" (the round's profile plugin decides as a person would; only a profile with one, e.g. mini).
     Returns counts and which source decided, for the notebook to say.
     """
     here = Path(here)
@@ -104,7 +108,8 @@ def resolve_queue(here, decisions=None, policy: str | None = None) -> dict:
         choices = {s.id: (given[s.id].decision, given[s.id].pick) for s in todo if s.id in given}
     else:
         by = f"policy:{policy}"
-        choices = {s.id: _by_policy(s, policy) for s in todo}
+        person = _simulated_person(here) if policy == "simulated_person" and todo else None
+        choices = {s.id: person(s) if person else _by_policy(s, policy) for s in todo}
     for set_id, (kind, pick) in choices.items():
         record_decision(here, set_id, kind, pick, by=by)
     picked = sum(1 for kind, _ in choices.values() if kind == "pick")
@@ -117,6 +122,25 @@ def _by_policy(s: CandidateSet, policy: str) -> tuple[str, int | None]:
         return "discard", None
     pick = s.judgements[{"judge_a": 0, "judge_b": 1}[policy]].pick  # judgements are in judge order, a then b
     return ("pick", pick) if pick is not None else ("discard", None)
+
+
+def _simulated_person(here: Path):
+    """The decision function of the round's profile plugin's simulated person (its `person(prompt, videos)`)."""
+    from ..config import get_profile
+    from ..io import read_json
+    from ..video import read_video
+
+    made = read_json(here / "round.json", {"profile": str}, "rerun the round to write it again")
+    hooks = get_profile(made["profile"]).plugin_module("the simulated_person policy")
+    if not hasattr(hooks, "person"):
+        raise InputError(f"profile {made['profile']!r}'s plugin has no simulated person; use another policy or the "
+                         f"panel")
+
+    def decide(s: CandidateSet) -> tuple[str, int | None]:
+        pick, _ = hooks.person(s.prompt, [read_video(here.parent / run / "video.mp4") for run in s.candidates])
+        return ("pick", pick) if pick is not None else ("discard", None)
+
+    return decide
 
 
 def _span(sets: dict) -> str:

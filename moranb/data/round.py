@@ -95,9 +95,10 @@ class RoundResult:
                 f"{self.abstentions()}")
 
 
-def draw_criterion(seed: int, set_id: str, judge: str) -> str:
-    """The criterion a judge uses for a set: drawn at random, reproducibly from (seed, set, judge)."""
-    return random.Random(f"{seed}:{set_id}:{judge}").choice(list(CRITERIA))
+def draw_criterion(seed: int, set_id: str, judge: str, criteria=CRITERIA) -> str:
+    """The criterion a judge uses for a set: drawn at random from `criteria` (the paper's; a plugin judge's own),
+    reproducibly from (seed, set, judge)."""
+    return random.Random(f"{seed}:{set_id}:{judge}").choice(list(criteria))
 
 
 def synthesize_round(data_dir, round: int = 1, profile: "str | Profile" = "tiny", seed: int = 0,
@@ -140,7 +141,8 @@ def synthesize_round(data_dir, round: int = 1, profile: "str | Profile" = "tiny"
                                   frames_per_segment=frames_per_segment, out_dir=here / "candidates" / set_id / str(k))
                     for k, s in enumerate(seeds)]
             videos = [r.video for r in runs]
-            verdicts = [judge(prompt, videos, draw_criterion(seed, set_id, w)) for w, judge in zip(JUDGES, judges)]
+            verdicts = [judge(prompt, videos, draw_criterion(seed, set_id, w, getattr(judge, "criteria", CRITERIA)))
+                        for w, judge in zip(JUDGES, judges)]
             picks = {v.pick for v in verdicts}
             agreed = len(picks) == 1 and None not in picks
             record = CandidateSet(

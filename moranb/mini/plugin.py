@@ -2,17 +2,22 @@
 
 The core does not import MoraMini: a profile names a plugin module, and the agents and tasks call the functions it
 has. This one gives the prompt agent's "plugin" backend its captions in the world's grammar, the image-to-video agent
-its motion buckets (the world's motions as SVD's motion_bucket_id), and the tasks the motion to animate with.
+its motion buckets (the world's motions as SVD's motion_bucket_id), the tasks the motion to animate with, a data
+round its two judges and criteria (`judging.py`) and the simulated person that settles its queue.
 """
 
 from __future__ import annotations
 
+from . import judging
 from .image_to_video import motion_bucket
+from .judging import CRITERIA, person
 from .judge import read
 from .verdict import is_mini, mini_judge
 from .world import ATTRIBUTES, MOTIONS, SIZE, caption_for, random_caption
 
-__all__ = ["caption", "motion_bucket", "motion_of", "score", "write_prompts"]
+__all__ = ["CRITERIA", "JUDGES", "caption", "judge", "motion_bucket", "motion_of", "person", "score",
+           "write_prompts"]
+JUDGES = judging.NAMES  # the names the judges' "plugin" backend gives judge a and judge b
 METRICS = {"mini_judge": mini_judge}
 
 
@@ -50,3 +55,8 @@ def motion_of(text: str | None = None, video=None) -> str:
         frames = video if video.size == (SIZE, SIZE) else video.resized(SIZE, SIZE)
         return read(frames.frames[None])[0]["motion"]
     return "still"
+
+
+def judge(which: str, prompt: str, candidates: list, criterion: str):
+    """Judge `which` ("a" or "b") of a mini data round: a `Judgement` on `candidates` (`moranb.mini.judging`)."""
+    return judging.judge(which, prompt, candidates, criterion)

@@ -17,11 +17,20 @@ from ...modulation import MOD_TOKEN
 from ..training import SVD_P_MEAN, SVD_P_STD, AgentTrainer, pixels
 from .tiny import BUILDS
 
+
 class ImageToVideoTrainer(AgentTrainer):
     field = "image_to_video"
     pipeline_class = "StableVideoDiffusionPipeline"
     lora_format = "peft-lora"
     tiny_builds = BUILDS
+
+    def motion_bucket(self, sample) -> int:
+        """The motion bucket the agent samples this video with: the profile's, or, where the profile's plugin reads
+        the motion from the prompt (mini: the motion is the bucket), the bucket of the sample's caption's motion."""
+        hooks = self.profile.plugin_module()
+        if not hasattr(hooks, "motion_bucket"):
+            return self.profile.image_to_video.motion_bucket_id
+        return hooks.motion_bucket(hooks.motion_of(sample.meta.get("enhanced_prompt") or sample.prompt))
 
     @torch.no_grad()
     def modulation_init(self) -> torch.Tensor:
@@ -49,7 +58,7 @@ class ImageToVideoTrainer(AgentTrainer):
                                                     False)
         vae, chunk = self.pipe.vae, max(1, svd.decode_chunk_size)
         latents = torch.cat([vae.encode(clip[i:i + chunk]).latent_dist.mode() for i in range(0, frames, chunk)])
-        time_ids = torch.tensor([p.fps - 1, svd.motion_bucket_id, svd.noise_aug_strength], dtype=torch.float32)
+        time_ids = torch.tensor([p.fps - 1, self.motion_bucket(sample), svd.noise_aug_strength], dtype=torch.float32)
         return {"latents": (latents * vae.config.scaling_factor).float().cpu(), "embeds": embeds[0].float().cpu(),
                 "cond_latents": cond_latents[0].float().cpu(), "time_ids": time_ids}
 

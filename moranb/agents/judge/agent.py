@@ -6,7 +6,7 @@ Each candidate is shown as one image, `frames` evenly spaced frames side by side
 `{"best": <1..k>, "reason": "..."}`. An answer that names no single valid candidate is an abstention (`pick=None`,
 the reason says why), never a guess.
 
-Three backends, chosen by `profile.judge.backend` or the `backend` argument:
+Four backends, chosen by `profile.judge.backend` or the `backend` argument:
 - "transformers": the profile's `judge_a`/`judge_b` loaded through `moranb.models.load_vlm`, the processor's chat
   template, greedy decoding;
 - "openai": any OpenAI-compatible chat-completions endpoint serving a vision model (vLLM, Ollama), images sent as
@@ -21,7 +21,9 @@ Three backends, chosen by `profile.judge.backend` or the `backend` argument:
       overall_quality would be the paper's VQ, which needs aesthetic quality).
   A tie at the top is an abstention too. Two metrics judges differ only by the criterion each draws: they agree when
   their metrics rank the same candidate first. That exercises a data round end to end; it does not replace two
-  independent opinions.
+  independent opinions;
+- "plugin": the profile's plugin judges (`Profile.plugin`: the `mini` profile's are a trained classifier and pixel
+  rules that read the mini world, `moranb.mini.judging`), under the plugin's own criteria (its `CRITERIA`).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ CRITERIA = {
     "temporal_style": "the motion and camera work match the style the prompt asks for (a pan, a zoom, slow motion...).",
     "overall_quality": "the best video overall, weighing faithfulness to the prompt, consistency, motion and images.",
 }
-BACKENDS = ("transformers", "openai", "metrics")
+BACKENDS = ("transformers", "openai", "metrics", "plugin")
 MAX_IMAGE_WIDTH = 1344  # a candidate's strip is shrunk to this: k of them stay within the real judges' image budgets
 NO_OFFLINE_METRIC = {
     "prompt_faithfulness": "matching a video to its prompt needs a learned video-text model",
@@ -98,14 +100,17 @@ class Judge:
         self.openai_model = model or profile.judge.openai_models["ab".index(which)]
         self.frames = check_count(frames, "frames per candidate")
         self.timeout = timeout
+        self.hooks = profile.plugin_module("the judges' 'plugin' backend") if self.backend == "plugin" else None
+        self.criteria = self.hooks.CRITERIA if self.hooks else CRITERIA  # what a round draws a criterion from
         self.name = {"transformers": Path(profile.model(self.field).source).name, "openai": self.openai_model,
-                     "metrics": f"metrics-{which}"}[self.backend]
+                     "metrics": f"metrics-{which}",
+                     "plugin": self.hooks.JUDGES[which] if self.hooks else ""}[self.backend]
 
     def __call__(self, prompt: str, candidates: list[Video], criterion: str) -> Judgement:
         """The best of `candidates` (Videos or video files) for `prompt` under `criterion`, or an abstention."""
         prompt = check_prompt(prompt)
-        if criterion not in CRITERIA:
-            raise InputError(f"unknown criterion '{criterion}'; choose one of {list(CRITERIA)}")
+        if criterion not in self.criteria:
+            raise InputError(f"unknown criterion '{criterion}'; choose one of {list(self.criteria)}")
         candidates = [candidates] if isinstance(candidates, (Video, str, os.PathLike)) else list(candidates)
         if len(candidates) < 2:
             raise InputError(f"a judge compares at least 2 candidate videos; got {len(candidates)}: pass a list of "
@@ -113,6 +118,8 @@ class Judge:
         candidates = [as_video(c) for c in candidates]
         if self.backend == "metrics":
             return self._by_metric(candidates, criterion)
+        if self.backend == "plugin":
+            return self.hooks.judge(self.which, prompt, candidates, criterion)
         content = judge_content(prompt, criterion, [candidate_image(v, self.frames) for v in candidates], self.frames)
         answer = self._ask_openai(content) if self.backend == "openai" else self._ask_transformers(content)
         pick, reason = parse_answer(answer, len(candidates))
