@@ -1,8 +1,9 @@
 """`make demo`: the main job. Runs all six tasks on a CPU (the later ones on the earlier ones' videos) on the tiny
 profile (random weights: the plumbing, in noise) and on the mini profile (agents moranb trained on its miniature
 world: videos that follow their captions), and writes, under `--out`, one folder per profile and run (video.mp4,
-frame_strip.png, manifest.json, ...), a summary table (summary.md, summary.csv) and side_by_side.png, each task's
-tiny frame strip above its mini one.
+frame_strip.png, manifest.json, ..., and playing.gif: the video enlarged to watch, the mini world's 16x16 pixel by
+pixel), a summary table (summary.md, summary.csv), side_by_side.png, each task's tiny frame strip above its mini one,
+and index.html, a page where every run plays beside what it asked and what the mini judge read.
 
     python -m moranb.demo --out outputs/demo [--profile tiny mini] [--seed 0]
 """
@@ -91,8 +92,35 @@ def summary_rows(results, profile: str) -> list[dict]:
             "mini_judge": judged(r) if profile == "mini" else "",
             "video": str(r.files["video"].relative_to(r.out_dir.parent.parent)),
             "frame_strip": str(r.files["frame_strip"].relative_to(r.out_dir.parent.parent)),
+            "playing": str(playing_gif(r).relative_to(r.out_dir.parent.parent)),
         })
     return rows
+
+
+def playing_gif(result) -> Path:
+    """`playing.gif` in the run's folder: its video looping, enlarged to 256 pixels (`video.gif_bytes`)."""
+    from .io import atomic_path
+    from .video import gif_bytes
+
+    path = result.out_dir / "playing.gif"
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(gif_bytes(result.video, 256))
+    return path
+
+
+def index_page(rows: list[dict], title: str) -> str:
+    """index.html: one row per run, each profile's video playing beside what it asked and what the judge read."""
+    from html import escape
+
+    cells = []
+    for row in rows:
+        verdict = f"<br>mini judge: {escape(str(row['mini_judge']))}" if row["mini_judge"] else ""
+        cells.append(f"<tr><td><b>{escape(row['run'])}</b> ({escape(row['profile'])})<br>{escape(row['task'])}<br>"
+                     f"asked: <i>{escape(str(row['asked']))}</i>{verdict}<br>{row['frames']} frames, {row['size']}</td>"
+                     f"<td><img src=\"{escape(row['playing'])}\" width=\"256\" alt=\"{escape(row['run'])}\" "
+                     f"style=\"image-rendering: pixelated\"></td></tr>")
+    return (f"<!doctype html><meta charset=\"utf-8\"><title>{escape(title)}</title><h1>{escape(title)}</h1>"
+            f"<table cellpadding=\"8\">{''.join(cells)}</table>\n")
 
 
 def side_by_side(strips: dict[str, dict[str, Path]]):
@@ -132,8 +160,10 @@ def demo(out, profiles=("tiny", "mini"), seed: int = 0):
     write_text(out / "summary.md", f"# moranb demo ({', '.join(profiles)}; seed {seed})\n\n{table}")
     write_text(out / "summary.csv", to_csv(cells))
     save_image(side_by_side(strips), out / "side_by_side.png")
+    write_text(out / "index.html", index_page(rows, f"moranb demo ({', '.join(profiles)}; seed {seed})"))
     print(table)
-    print(f"[demo] wrote {out}/summary.md, {out}/side_by_side.png and one folder per profile and run")
+    print(f"[demo] wrote {out}/summary.md, {out}/side_by_side.png, {out}/index.html (every run playing) and one "
+          f"folder per profile and run")
 
 
 def main(argv=None) -> int:

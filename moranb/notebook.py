@@ -24,7 +24,7 @@ from .io import png_bytes, write_json
 # means the default; where a notebook lets 0 mean the default too, it passes `count or None`, as its cells read it.
 COUNTS = {"segments": 1, "frames_per_segment": 1, "prompts": 1, "candidates": 1, "data_round": 1, "samples": 1,
           "limit": 1, "videos": 1, "eval_prompts": 1, "steps": 1, "steps_per_round": 1, "vae_steps": 0, "batch": 1,
-          "batch_size": 1}
+          "batch_size": 1, "captions": 1}
 TEXTS = ("prompt", "instruction", "style")
 INPUTS = {"image_path": "image file", "video_path": "video file", "video_a": "video file", "video_b": "video file",
           "data_dir": "data folder"}  # "": the notebook makes its own input
@@ -136,29 +136,14 @@ def show_video(video, width: int = 384, colors: int = 64):
 
     A GIF, not an embedded mp4: JupyterLab's sanitizer strips the `data:` source of a <video> in a notebook that is
     not trusted (any notebook it did not save itself, e.g. one papermill executed), leaving an empty player, while an
-    `image/gif` output renders trusted or not. To keep the output small (tiny profile: about 300 kB for 24 frames of
-    noise) frames narrower than `width` are only doubled, with nearest neighbour so their pixels stay honest, and the
-    browser scales the rest of the way; wider frames are shrunk to `width`; the palette has `colors` colours.
+    `image/gif` output renders trusted or not. How it is enlarged: `moranb.video.gif_bytes` (the mini world's 16x16
+    frames pixel by pixel, to the full width, so a person can judge them).
     """
-    import io
-
     from IPython.display import Image as IPImage
-    from PIL import Image
 
-    from .video import as_video
+    from .video import as_video, gif_bytes
 
-    video = as_video(video)
-    if video.width < width:
-        scale = min(2, width // video.width)
-        size, resample = (video.width * scale, video.height * scale), Image.NEAREST
-    else:
-        size, resample = (width, max(1, round(video.height * width / video.width))), Image.LANCZOS
-    frames = [video.frame(i).resize(size, resample).quantize(colors, dither=Image.Dither.NONE)
-              for i in range(len(video))]
-    buffer = io.BytesIO()
-    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], loop=0,
-                   duration=max(20, round(1000 / video.fps)))
-    _display(IPImage(data=buffer.getvalue(), format="gif", width=width))
+    _display(IPImage(data=gif_bytes(as_video(video), width, colors), format="gif", width=width))
 
 
 def show(result, strip: bool = True, video: bool = True):

@@ -221,6 +221,22 @@ def read_video(path: str | os.PathLike, fps: float | None = None) -> Video:
     return Video(np.stack(frames), fps or native_fps)
 
 
+def video_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of a video file, from its header (nothing decoded); a one-line error as `read_video`'s."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoReadError(f"video '{path}' does not exist; check the path")
+    import imageio.v2 as imageio
+
+    try:
+        reader = imageio.get_reader(path, format="GIF" if path.suffix.lower() == ".gif" else "FFMPEG")
+        size = reader.get_meta_data().get("size") or reader.get_data(0).shape[1::-1]
+        reader.close()
+    except Exception as exc:  # imageio raises many types; the user needs one line.
+        raise VideoReadError(f"video '{path}' cannot be decoded ({type(exc).__name__}); is it a video file?") from exc
+    return int(size[0]), int(size[1])
+
+
 def read_image(path: str | os.PathLike) -> Image.Image:
     path = Path(path)
     if not path.is_file():
@@ -250,6 +266,32 @@ def as_video(video, fps: float | None = None) -> Video:
     if isinstance(video, (str, os.PathLike)):
         return read_video(video, fps)
     raise InputError(f"expected a Video or a path to a video file; got {type(video).__name__}")
+
+
+SMALL_VIDEO = 32  # frames this wide or narrower (the mini world's 16x16) are shown enlarged in full, pixel by pixel
+
+
+def gif_bytes(video: Video, width: int = 384, colors: int = 64) -> bytes:
+    """`video` as a looping animated GIF for a person to watch at `width` pixels. Small frames (at most `SMALL_VIDEO`
+    wide: the mini world's) are enlarged to `width` with nearest neighbour, so each pixel stays a sharp square rather
+    than the browser's blur; larger frames narrower than `width` are only doubled (the browser scales the rest: a GIF
+    of noise at full size would weigh megabytes), wider ones shrunk to `width`; the palette has `colors` colours."""
+    import io
+
+    if video.width <= SMALL_VIDEO:
+        scale = max(1, width // video.width)
+        size, resample = (video.width * scale, video.height * scale), Image.NEAREST
+    elif video.width < width:
+        scale = min(2, width // video.width)
+        size, resample = (video.width * scale, video.height * scale), Image.NEAREST
+    else:
+        size, resample = (width, max(1, round(video.height * width / video.width))), Image.LANCZOS
+    frames = [video.frame(i).resize(size, resample).quantize(colors, dither=Image.Dither.NONE)
+              for i in range(len(video))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], loop=0,
+                   duration=max(20, round(1000 / video.fps)))
+    return buffer.getvalue()
 
 
 def _font(size: int):

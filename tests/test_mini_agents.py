@@ -274,6 +274,15 @@ def test_demo_writes_mini_beside_tiny(tmp_path):
     with Image.open(tmp_path / "side_by_side.png") as image:
         strip = Image.open(tmp_path / "mini" / "text_to_video_0" / "frame_strip.png")
         assert image.width >= strip.width and image.height > 14 * strip.height // 2
+    # Every run plays: a GIF of all its frames, the mini world's 16x16 enlarged pixel by pixel, on one page.
+    from moranb.video import read_video
+
+    video = read_video(tmp_path / "mini" / "text_to_video_0" / "video.mp4")
+    gif = read_video(tmp_path / "mini" / "text_to_video_0" / "playing.gif")
+    assert gif.num_frames == video.num_frames and gif.size == (256, 256)
+    assert np.abs(gif.frames[:, ::16, ::16].astype(int) - video.frames).mean() < 8  # each pixel a 16x16 square
+    page = (tmp_path / "index.html").read_text()
+    assert page.count("<img ") == 14 and 'src="mini/connect_videos/playing.gif"' in page
 
 
 def test_a_size_or_length_the_mini_agents_never_saw_is_one_line(tmp_path):

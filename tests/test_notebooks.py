@@ -195,3 +195,20 @@ def test_the_training_notebook_trains_live_and_its_samples_improve(suite):
     assert rec["short_accuracy"]["colour"] >= TRAINING_COLOUR, rec["short_accuracy"]  # chance: 1 in 6
     with Image.open(rec["pictures"][0]) as samples:
         assert samples.size[0] > 600
+
+
+@pytest.mark.slow
+def test_the_loop_notebook_walks_a_mini_round_and_records_the_simulated_person(suite):
+    from PIL import Image
+
+    from moranb import miniloop
+
+    rec = json.loads((suite / "13_mini_loop.json").read_text())
+    assert rec["sets"] == 4 and 0 <= rec["accepted"] <= 4 and rec["samples"] >= rec["accepted"]
+    assert set(rec["decided_by"]) <= {"judges", "policy:simulated_person"}  # headless: never a person
+    for name in ("before", "after"):
+        assert rec["scores"][name]["videos"] == 24 and 0 <= rec["scores"][name]["t2v_judge"] <= 1
+    assert all(np.isfinite(v) for v in rec["final_loss"].values())
+    assert rec["shipped_goal"] == miniloop.read_results()["goal"]
+    with Image.open(rec["pictures"][0]) as picture:
+        assert picture.size[0] > 300

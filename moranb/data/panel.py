@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from ..errors import MoranbError
 from ..io import one_line
 from .decisions import read_decisions, record_decision
 from .round import CandidateSet, read_sets
@@ -91,9 +92,8 @@ class FilterPanel:
         for k, run in enumerate(s.candidates):
             path = self.data_dir / run / "video.mp4"
             try:
-                video = widgets.Video(value=path.read_bytes(), format="mp4", autoplay=True, loop=True,
-                                      controls=False, width=str(self.video_width))
-            except OSError as exc:  # moved or deleted since the round: it cannot be judged, so it cannot be picked
+                video = self._player(path)
+            except (OSError, MoranbError) as exc:  # moved or deleted since the round: it cannot be judged, so it cannot be picked
                 missing.add(k)
                 video = widgets.HTML(f"<span style='color:#b00'>cannot show {html.escape(str(path))} "
                                      f"({html.escape(one_line(exc))})</span>")
@@ -109,6 +109,20 @@ class FilterPanel:
         self.status.value = ("undecided" if done is None else
                              f"decided: {'pick ' + str(done.pick + 1) if done.pick is not None else 'discard'} "
                              f"({html.escape(done.by)}); a new click replaces it")
+
+    def _player(self, path: Path):
+        """The candidate playing in a loop: its mp4 as it is, or, for frames too small to judge at their size (the
+        mini world's 16x16), an animated GIF enlarged pixel by pixel to the panel's width (`video.gif_bytes`)."""
+        import ipywidgets as widgets
+
+        from ..video import SMALL_VIDEO, gif_bytes, read_video, video_size
+
+        data = path.read_bytes()
+        if video_size(path)[0] <= SMALL_VIDEO:
+            return widgets.Image(value=gif_bytes(read_video(path), self.video_width), format="gif",
+                                 width=str(self.video_width))
+        return widgets.Video(value=data, format="mp4", autoplay=True, loop=True, controls=False,
+                             width=str(self.video_width))
 
     def _ipython_display_(self):
         from IPython.display import display

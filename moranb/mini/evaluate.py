@@ -91,10 +91,17 @@ def sample_grid(images: np.ndarray, columns: int = 8, scale: int = 6):
     return Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
 
 
-def accuracy(pipe, count: int = 200, guidance_scale: float = GUIDANCE, batch: int = 50) -> dict[str, float]:
+def _steps(items, progress: bool, what: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=what, disable=not progress, leave=False)
+
+
+def accuracy(pipe, count: int = 200, guidance_scale: float = GUIDANCE, batch: int = 50,
+             progress: bool = False) -> dict[str, float]:
     """Share of `count` seeded captions whose image the judge reads right, per attribute and all three together."""
     right = {name: 0 for name in APPEARANCE + ("all",)}
-    for first in range(0, count, batch):
+    for first in _steps(range(0, count, batch), progress, f"text-to-image, {batch} captions a batch"):
         images, captions = generate(pipe, range(first, min(count, first + batch)), guidance_scale)
         for seen, caption in zip(read(images[:, None]), captions):
             wanted = parse_caption(caption)
@@ -125,11 +132,11 @@ def video_samples(pipe, seeds, extend: bool = True):
         yield caption, clip, animate(pipe, clip[-1], attrs.motion, seed + 1) if extend else None
 
 
-def video_accuracy(pipe, count: int = 200) -> dict[str, float]:
+def video_accuracy(pipe, count: int = 200, progress: bool = False) -> dict[str, float]:
     """Share of `count` seeded captions whose clip moves as captioned ("motion"), whose extension moves so too
     ("extend_motion"), and whose clip keeps the caption's shape, colour and background ("appearance")."""
     right = {"motion": 0, "extend_motion": 0, "appearance": 0}
-    for caption, clip, more in video_samples(pipe, range(count)):
+    for caption, clip, more in _steps(video_samples(pipe, range(count)), progress, "image-to-video"):
         wanted = parse_caption(caption)
         seen, seen_more = read(np.stack([clip, more]))
         right["motion"] += seen["motion"] == wanted.motion
@@ -153,11 +160,11 @@ def edit(pipe, frame: np.ndarray, instruction: str, seed: int, steps: int = EDIT
     return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
 
 
-def edit_accuracy(pipe, count: int = 200) -> dict[str, float]:
+def edit_accuracy(pipe, count: int = 200, progress: bool = False) -> dict[str, float]:
     """Share of `count` edit cases where the judge reads the asked attribute ("edited"), the others as they were
     ("kept"), and both ("all")."""
     right = {"edited": 0, "kept": 0, "all": 0}
-    for seed in range(count):
+    for seed in _steps(range(count), progress, "edits"):
         frame, instruction, wanted = edit_case(seed)
         seen = read(edit(pipe, frame, instruction, seed)[None, None])[0]
         asked = "colour" if instruction.startswith("make it") else "background"

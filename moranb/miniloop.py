@@ -1,10 +1,10 @@
 """The paper's training half measured in MoraMini: three rounds of data and fine-tuning, then Table 5 over seeds.
 
-    python -m moranb.mini.loop --out outputs/mini-loop            # the whole experiment (see the README for time)
-    python -m moranb.mini.loop --out DIR --small                  # the same code on a small budget (tests)
+    python -m moranb.miniloop --out outputs/mini-loop            # the whole experiment (see the README for time)
+    python -m moranb.miniloop --out DIR --small                  # the same code on a small budget (tests)
 
 1. The loop. Round r (r = 1, 2, 3) makes `16 r` new captions (the mini prompt agent), `candidates` text-to-video
-   candidates each with the pipeline as it is after round r - 1, and asks the two mini judges (`judging.py`: the
+   candidates each with the pipeline as it is after round r - 1, and asks the two mini judges (`moranb.mini.judging`: the
    trained classifier and pixel rules) for a top-1 under a criterion drawn from the world's own; agreement keeps the
    set, the rest go to the simulated person (`policy:simulated_person`). The mini agents (text-to-image,
    image-to-video, connection) are then fine-tuned with self-modulation on every round so far (training seed 0), and
@@ -39,12 +39,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .. import models
-from ..config import get_profile
-from ..io import write_json, write_text
-from .world import ATTRIBUTES, FRAMES, MOTIONS, SIZE, Attributes, parse_caption
+from . import models
+from .config import get_profile
+from .io import write_json, write_text
+from .mini.world import ATTRIBUTES, FRAMES, MOTIONS, SIZE, Attributes, parse_caption
 
-RESULTS = Path(__file__).parent / "results"  # the shipped results (results.json, table5.md, table5.png)
+RESULTS = Path(__file__).parent / "mini" / "results"  # the shipped results (results.json, table5.md, table5.png)
 # MoraMini's fine-tuning settings; the paper's (Oct 2024, 4.3) beside each.
 SETTINGS = {"lr": 2e-4, "steps_per_round": 32, "batch_size": 4, "checkpoint_every": 32, "lora_rank": 16}
 PAPER_SETTINGS = {"lr": 1e-5, "steps_per_round": 12, "batch_size": 4, "checkpoint_every": 4, "lora_rank": None}
@@ -77,7 +77,7 @@ def batch_text_to_video(profile, captions: list[str], seeds: list[int], segments
     """uint8 videos (N, segments * 8, 16, 16, 3): the text-to-video task's agents and settings (its first frame by
     text-to-image with seed s, segment k animated from the previous one's last frame with seed s + k and the
     caption's motion bucket), each stage one batched pipeline call per motion instead of one call per video."""
-    from ..agents import ImageToVideoAgent, TextToImageAgent
+    from .agents import ImageToVideoAgent, TextToImageAgent
 
     t2i, i2v = TextToImageAgent(profile), ImageToVideoAgent(profile)
     s, v = profile.text_to_image, profile.image_to_video
@@ -109,12 +109,12 @@ def score_videos(videos: np.ndarray, captions: list[str], vbench: int = 0) -> di
     """Text-to-video accuracy by the mini judge (every check of `verdict.mini_judge`: appearance over the video,
     motion per segment) and by the simulated person's reading; extension (the second segment alone shows the whole
     caption, by the judge); and the offline VBench dimensions (the paper's VQ parts) on the first `vbench` videos."""
-    from ..eval import VIDEO_METRICS
-    from ..eval.quality import VQ_PARTS
-    from ..video import Video
-    from .judge import read
-    from .readers import world_read
-    from .verdict import mini_judge
+    from .eval import VIDEO_METRICS
+    from .eval.quality import VQ_PARTS
+    from .video import Video
+    from .mini.judge import read
+    from .mini.readers import world_read
+    from .mini.verdict import mini_judge
 
     judged, person, extension = [], [], []
     for frames, caption in zip(videos, captions):
@@ -136,11 +136,11 @@ def score_videos(videos: np.ndarray, captions: list[str], vbench: int = 0) -> di
 
 def connection_score(profile, count: int) -> float | None:
     """The share of `count` held-out transitions (`random_transition`) whose every check passes."""
-    from ..agents import ConnectionAgent
-    from .evaluate import connect
-    from .verdict import transition_checks
-    from .world import random_transition
-    from . import connection
+    from .agents import ConnectionAgent
+    from .mini.evaluate import connect
+    from .mini.verdict import transition_checks
+    from .mini.world import random_transition
+    from .mini import connection
 
     if count <= 0:
         return None
@@ -175,11 +175,11 @@ def judges_on_generated(data_dir: Path) -> dict:
     """Every round's candidates read by judge A, judge B and the simulated person: each judge's agreement with the
     person per attribute, and for each way of choosing a set's video the share of chosen videos the person reads as
     the whole caption."""
-    from ..data.decisions import read_decisions
-    from ..data.round import read_sets
-    from ..video import read_video
-    from .judge import read
-    from .readers import pixel_read, world_read
+    from .data.decisions import read_decisions
+    from .data.round import read_sets
+    from .video import read_video
+    from .mini.judge import read
+    from .mini.readers import pixel_read, world_read
 
     agree = {j: {n: 0 for n in ATTRIBUTES} | {"all": 0} for j in ("a", "b")}
     total, follows = 0, {}
@@ -228,9 +228,9 @@ def judges_on_generated(data_dir: Path) -> dict:
 
 def readers_on_world(count: int = 300) -> dict:
     """Each reader's accuracy on the world's own two-segment clips (held-out seeds)."""
-    from .judge import read
-    from .readers import pixel_read, world_read
-    from .world import random_attributes, render_clip
+    from .mini.judge import read
+    from .mini.readers import pixel_read, world_read
+    from .mini.world import random_attributes, render_clip
 
     right = {j: {n: 0 for n in ATTRIBUTES} for j in ("a", "b", "person")}
     for seed in range(10**15, 10**15 + count):
@@ -258,11 +258,11 @@ def run(out, small: bool = False, progress: bool = True, **overrides) -> dict:
     """The whole experiment under `out` (see the module docstring); returns and writes results.json."""
     from tqdm.auto import tqdm
 
-    from ..ablation import VARIANTS
-    from ..data import build_dataset, resolve_queue, synthesize_round
-    from ..data.round import round_dir
-    from ..paper import TABLE5
-    from ..train import finetune
+    from .ablation import VARIANTS
+    from .data import build_dataset, resolve_queue, synthesize_round
+    from .data.round import round_dir
+    from .paper import TABLE5
+    from .train import finetune
 
     plan = {**(SMALL if small else FULL), **overrides}
     train = {**SETTINGS, **plan["train"]}
@@ -345,7 +345,7 @@ def run(out, small: bool = False, progress: bool = True, **overrides) -> dict:
                "rows": rows, "cells": cells, "goal": goal(rows), "judges": judges_on_generated(data),
                "readers_on_world": readers_on_world(60 if small else 300), "timings": timings,
                "seconds": round(time.perf_counter() - start, 1), "torch": torch.__version__,
-               "command": " ".join(["python -m moranb.mini.loop", "--out", str(out)] + (["--small"] if small else []))}
+               "command": " ".join(["python -m moranb.miniloop", "--out", str(out)] + (["--small"] if small else []))}
     write_results(results, out)
     return results
 
@@ -394,7 +394,7 @@ def chart(results: dict, path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..io import atomic_path
+    from .io import atomic_path
 
     rows = results["rows"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
@@ -435,7 +435,7 @@ def read_results(folder=None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m moranb.mini.loop", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m moranb.miniloop", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="where the rounds, trainings, videos and results go")
     parser.add_argument("--small", action="store_true", help="a small budget (1 round, 1 seed, 6 captions)")
     parser.add_argument("--ship", action="store_true", help="copy results.json, table5.md and table5.png into "
