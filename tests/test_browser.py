@@ -310,3 +310,34 @@ def test_filter_panel_clicks_append_decisions(lab, tmp_path):
     second = json.loads(wait_for_lines(here / "decisions.jsonl", 2)[-1])
     assert (second["set"], second["decision"], second["pick"]) == ("r01-s000", "discard", None)
     assert data.read_decisions(here)["r01-s000"].decision == "discard" and len(data.pending(here)) == 1
+
+
+def test_the_filter_panel_shows_mini_videos_large_and_playing(lab, tmp_path):
+    """The mini world's 16x16 candidates: each plays in the panel as an animated GIF enlarged pixel by pixel to the
+    panel's width (a 16x16 mp4 stretched by the browser is a blur no one can judge), and a click still decides."""
+    from moranb import data
+    from moranb.agents.judge import Judgement
+
+    def judge(name, pick):
+        return lambda prompt, videos, criterion: Judgement(
+            judge=name, backend="scripted", criterion=criterion, pick=pick, reason="scripted", raw="")
+
+    here = data.synthesize_round(tmp_path / "data", round=1, profile="mini", prompts=1, candidates=2,
+                                 judges=[judge("A", 0), judge("B", 1)], progress=False).dir
+    lab.notebook("mini_panel.ipynb", f"from moranb.data import FilterPanel\nFilterPanel({str(here)!r}, video_width=192)")
+    page = lab.open("mini_panel.ipynb")
+    lab.run_all()
+    lab.button("Pick 2").wait_for()
+    panel = page.locator(".jp-OutputArea-output", has=lab.button("Discard set")).first
+    gifs = panel.locator("img")
+    assert gifs.count() == 2 and panel.locator("video").count() == 0
+    for k in range(2):
+        gif = gifs.nth(k)
+        wait_for(lambda: gif.evaluate("img => img.complete && img.naturalWidth") == 192, 30, "the GIF to load")
+        assert gif.bounding_box()["width"] >= 190  # shown at the panel's width, not 16 pixels
+        first = gif.screenshot()
+        wait_for(lambda: gif.screenshot() != first, 5, "the GIF to show another frame")  # it plays
+    lab.screenshot(tmp_path / "mini_panel.png", panel)
+    lab.click("Pick 2")
+    line = json.loads(wait_for_lines(here / "decisions.jsonl", 1)[-1])
+    assert (line["set"], line["decision"], line["pick"], line["by"]) == ("r01-s000", "pick", 1, "person")
