@@ -246,6 +246,28 @@ def readers_on_world(count: int = 300) -> dict:
 
 # -- the experiment -------------------------------------------------------------------------------------------------
 
+class Clock:
+    """Seconds per stage, kept in a JSON file so a rerun that reuses a stage keeps the time it took when it ran (the
+    longest attempt per stage: a resumed stage's time is that of its longest part)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.timings = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    def __call__(self, stage: str):
+        import contextlib
+
+        @contextlib.contextmanager
+        def timed():
+            start = time.perf_counter()
+            yield
+            took = round(time.perf_counter() - start, 1)
+            self.timings[stage] = max(took, self.timings.get(stage, 0.0))
+            write_json(self.path, self.timings)
+
+        return timed()
+
+
 def _spread(values: list) -> dict:
     values = [v for v in values if v is not None]
     if not values:
@@ -269,22 +291,20 @@ def run(out, small: bool = False, progress: bool = True, **overrides) -> dict:
     variants = plan["variants"] or tuple(VARIANTS)
     out = Path(out)
     data, base = out / "data", get_profile("mini")
-    start = time.perf_counter()
-    timings = {}
+    clock = Clock(out / "timings.json")
 
     # 1. the loop: rounds of data, each made by the pipeline fine-tuned on the rounds before it
     profile, curve, used = base, [], set()
     for r in range(1, plan["rounds"] + 1):
-        t = time.perf_counter()
-        made = synthesize_round(data, r, profile=profile, candidates=plan["candidates"], prompts=plan["prompts"],
-                                progress=progress)
-        resolve_queue(round_dir(data, r), policy="simulated_person")
-        used |= {s.prompt.lower() for s in made.sets}
-        dataset = build_dataset(data, out / "loop" / f"round-{r}" / "dataset")
-        timings[f"round {r} data"] = round(time.perf_counter() - t, 1)
-        t = time.perf_counter()
-        trained = finetune(dataset, base, out / "loop" / f"round-{r}" / "train", seed=0, progress=progress, **train)
-        timings[f"round {r} training"] = round(time.perf_counter() - t, 1)
+        with clock(f"round {r} data"):
+            made = synthesize_round(data, r, profile=profile, candidates=plan["candidates"], prompts=plan["prompts"],
+                                    progress=progress)
+            resolve_queue(round_dir(data, r), policy="simulated_person")
+            used |= {s.prompt.lower() for s in made.sets}
+            dataset = build_dataset(data, out / "loop" / f"round-{r}" / "dataset")
+        with clock(f"round {r} training"):
+            trained = finetune(dataset, base, out / "loop" / f"round-{r}" / "train", seed=0, progress=progress,
+                               **train)
         profile = base.replace(adapters=str(trained.adapters))
         models.clear()
     captions = held_out(used, plan["captions"])
@@ -292,16 +312,15 @@ def run(out, small: bool = False, progress: bool = True, **overrides) -> dict:
     def cell_folder(variant: str, seed: int) -> Path:
         return out / "table5" / variant / f"seed-{seed}" / "scores"
 
-    t = time.perf_counter()
     curve = []
     for r in range(plan["rounds"] + 1):  # round 0 is "without fine-tuning", the last round "full" (both seed 0)
         adapted = base if r == 0 else base.replace(adapters=str(out / "loop" / f"round-{r}" / "train" / "adapters"))
         folder = cell_folder("no_finetuning", 0) if r == 0 else cell_folder("full", 0) if r == plan["rounds"] \
             else out / "loop" / f"round-{r}" / "scores"
-        curve.append({"round": r, **evaluate_profile(adapted, captions, 0, folder, plan["connections"],
-                                                     plan["vbench"])})
+        with clock(f"curve round {r}"):
+            curve.append({"round": r, **evaluate_profile(adapted, captions, 0, folder, plan["connections"],
+                                                         plan["vbench"])})
         models.clear()
-    timings["curve"] = round(time.perf_counter() - t, 1)
 
     # 2. Table 5: five variants x seeds, on the loop's data
     datasets = {True: out / "loop" / f"round-{plan['rounds']}" / "dataset"}
@@ -310,22 +329,22 @@ def run(out, small: bool = False, progress: bool = True, **overrides) -> dict:
     cells = {}
     jobs = [(v, s) for v in variants for s in plan["seeds"]]
     for variant, seed in tqdm(jobs, desc="Table 5", unit="run", disable=not progress):
-        spec, t = VARIANTS[variant], time.perf_counter()
+        spec = VARIANTS[variant]
         profile, cell = base, {}
         if spec["finetune"]:
             where = out / "loop" / f"round-{plan['rounds']}" / "train" if (variant, seed) == ("full", 0) \
                 else out / "table5" / variant / f"seed-{seed}" / "train"
-            trained = finetune(datasets[spec["human"]], base, where, seed=seed, progress=False,
-                               **{**train, **spec["train"]})
+            with clock(f"table 5 {variant} seed {seed} training"):
+                trained = finetune(datasets[spec["human"]], base, where, seed=seed, progress=False,
+                                   **{**train, **spec["train"]})
             profile = base.replace(adapters=str(trained.adapters))
             cell["final_loss"] = trained.history[-1]["loss"]
             cell["samples"] = sum(1 for _ in open(Path(datasets[spec["human"]]) / "metadata.jsonl"))
-        cell.update(evaluate_profile(profile, captions, seed, cell_folder(variant, seed), plan["connections"],
-                                     plan["vbench"]))
-        cell["seconds"] = round(time.perf_counter() - t, 1)
+        with clock(f"table 5 {variant} seed {seed} scores"):
+            cell.update(evaluate_profile(profile, captions, seed, cell_folder(variant, seed), plan["connections"],
+                                         plan["vbench"]))
         cells.setdefault(variant, {})[seed] = cell
         models.clear()
-    timings["table 5"] = round(sum(c["seconds"] for v in cells.values() for c in v.values()), 1)
 
     rows = []
     for variant in variants:
@@ -343,8 +362,8 @@ def run(out, small: bool = False, progress: bool = True, **overrides) -> dict:
                "paper_settings": PAPER_SETTINGS, "captions": captions, "curve": [
                    {k: c[k] for k in ("round", "t2v_judge", "t2v_person", "extension")} for c in curve],
                "rows": rows, "cells": cells, "goal": goal(rows), "judges": judges_on_generated(data),
-               "readers_on_world": readers_on_world(60 if small else 300), "timings": timings,
-               "seconds": round(time.perf_counter() - start, 1), "torch": torch.__version__,
+               "readers_on_world": readers_on_world(60 if small else 300), "timings": clock.timings,
+               "seconds": round(sum(clock.timings.values()), 1), "torch": torch.__version__,
                "command": " ".join(["python -m moranb.miniloop", "--out", str(out)] + (["--small"] if small else []))}
     write_results(results, out)
     return results
@@ -384,6 +403,9 @@ def table_markdown(results: dict) -> str:
               f"Goal (full - without fine-tuning >= 5 points and > 2x the spread): "
               f"{'met' if g['met'] else 'not met'} (gain {g.get('gain_points')} points, spread "
               f"{g.get('spread_points')})."]
+    if results.get("why"):
+        lines += ["", "What limits it (training seed 0, scored with generation seed 0: paired with the row above):", "",
+                  why_markdown(results["why"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -434,14 +456,132 @@ def read_results(folder=None) -> dict:
     return json.loads((Path(folder or RESULTS) / "results.json").read_text(encoding="utf-8"))
 
 
+# -- why: what limits the method here ------------------------------------------------------------------------------
+
+# Each probe fine-tunes with training seed 0 and is scored on the experiment's held-out captions with generation seed
+# 0, as the Table 5 cells of seed 0 are (paired: the same noise, so differences are not generation noise).
+WHY = {
+    "the loop's data, as in Table 5": ("loop", {}),
+    "the loop's data, learning rate x5": ("loop", {"lr": 1e-3}),
+    "the loop's data, 4x the steps": ("loop", {"steps_per_round": 128, "checkpoint_every": 128}),
+    "only kept videos the person reads as the caption": ("clean", {}),
+    "the world's own clips for the same captions": ("world", {}),
+    "the world's own clips, learning rate x5": ("world", {"lr": 1e-3}),
+}
+
+
+def _subset(dataset, keep, out: Path):
+    """A dataset folder with the samples of `dataset` for which `keep(meta)` holds (files copied)."""
+    import shutil
+
+    from .data import Dataset
+    from .io import new_folder
+
+    with new_folder(out) as tmp:
+        (tmp / "videos").mkdir()
+        (tmp / "first_frames").mkdir()
+        lines = []
+        for meta in dataset.meta:
+            if keep(meta):
+                shutil.copyfile(dataset.path / meta["video"], tmp / meta["video"])
+                shutil.copyfile(dataset.path / meta["first_frame"], tmp / meta["first_frame"])
+                lines.append(json.dumps(meta))
+        (tmp / "metadata.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return Dataset(out)
+
+
+def _world_dataset(dataset, out: Path):
+    """The same captions, rounds and count as `dataset`, with the world's own two-clip videos (mp4, as generated
+    videos are kept) and their first frames in place of the generated ones."""
+    from .data import Dataset
+    from .io import new_folder
+    from .mini.world import render_clip
+    from .video import Video
+
+    with new_folder(out) as tmp:
+        (tmp / "videos").mkdir()
+        (tmp / "first_frames").mkdir()
+        lines = []
+        for meta in dataset.meta:
+            attrs, seed = parse_caption(meta["prompt"]), int(meta.get("seed", 0)) % 2**62
+            clip = np.concatenate([render_clip(attrs, seed, part=0), render_clip(attrs, seed, part=1)])
+            Video(clip, 8.0).save(tmp / meta["video"])
+            Image.fromarray(clip[0]).save(tmp / meta["first_frame"])
+            lines.append(json.dumps({**meta, "source": "world", "decided_by": "world"}))
+        (tmp / "metadata.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return Dataset(out)
+
+
+def why(out, progress: bool = True) -> dict:
+    """The probes of `WHY` on a finished experiment in `out` (its data and held-out captions); written to
+    `out/why.json` and returned, each beside "without fine-tuning" (seed 0)."""
+    from tqdm.auto import tqdm
+
+    from .data import Dataset
+    from .mini.readers import world_read
+    from .train import finetune
+    from .video import read_video
+
+    out = Path(out)
+    results = read_results(out)
+    plan, captions, base = results["plan"], results["captions"], get_profile("mini")
+    loop = Dataset(out / "loop" / f"round-{plan['rounds']}" / "dataset")
+
+    def follows(meta) -> bool:
+        seen = world_read(read_video(loop.path / meta["video"]).frames, FRAMES)["read"]
+        wanted = parse_caption(meta["prompt"])
+        return all(seen.get(n) == getattr(wanted, n) for n in ATTRIBUTES)
+
+    folder = out / "why"
+    datasets = {"loop": loop}
+    if not (folder / "clean" / "metadata.jsonl").is_file():
+        _subset(loop, follows, folder / "clean")
+    if not (folder / "world" / "metadata.jsonl").is_file():
+        _world_dataset(loop, folder / "world")
+    datasets["clean"], datasets["world"] = Dataset(folder / "clean"), Dataset(folder / "world")
+    reference = results["cells"]["no_finetuning"]["0"] if "0" in results["cells"]["no_finetuning"] else \
+        results["cells"]["no_finetuning"][0]
+    probes = {"without fine-tuning": {k: reference[k] for k in ("t2v_judge", "t2v_person", "extension",
+                                                               "connection")}}
+    clock = Clock(folder / "timings.json")
+    for k, (name, (kind, over)) in enumerate(tqdm(WHY.items(), desc="why", unit="probe", disable=not progress)):
+        where = folder / f"probe-{k}"
+        with clock(f"probe {k}"):
+            trained = finetune(datasets[kind], base, where / "train", seed=0, progress=False,
+                               **{**results["settings"], **over})
+            scores = evaluate_profile(base.replace(adapters=str(trained.adapters)), captions, 0, where / "scores",
+                                      plan["connections"], 0)
+        probes[name] = {"samples": len(datasets[kind]), "settings": over, "seconds": clock.timings[f"probe {k}"],
+                        **{k2: scores[k2] for k2 in ("t2v_judge", "t2v_person", "extension", "connection")}}
+        models.clear()
+    write_json(out / "why.json", probes)
+    return probes
+
+
+def why_markdown(probes: dict) -> str:
+    lines = ["| fine-tuned on | samples | t2v, mini judge (%) | t2v, simulated person (%) | extension (%) | "
+             "connection (%) |", "|" + "---|" * 6]
+    for name, p in probes.items():
+        cells = [f"{100 * p[k]:.1f}" if p.get(k) is not None else "-"
+                 for k in ("t2v_judge", "t2v_person", "extension", "connection")]
+        lines.append(f"| {name} | {p.get('samples', '-')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moranb.miniloop", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="where the rounds, trainings, videos and results go")
     parser.add_argument("--small", action="store_true", help="a small budget (1 round, 1 seed, 6 captions)")
     parser.add_argument("--ship", action="store_true", help="copy results.json, table5.md and table5.png into "
                                                             "moranb/mini/results/")
+    parser.add_argument("--why", action="store_true", help="after the experiment, the probes of WHY (what limits "
+                                                           "the method: data, steps, learning rate)")
     args = parser.parse_args(argv)
     results = run(args.out, small=args.small)
+    if args.why:
+        results["why"] = why(args.out)
+        write_results(results, Path(args.out))
+        print(why_markdown(results["why"]))
     print(table_markdown(results))
     print(f"curve: {[(c['round'], round(c['t2v_judge'], 3)) for c in results['curve']]}; "
           f"{results['seconds']:.0f} s")
