@@ -52,7 +52,6 @@ SMALL = {"rounds": 1, "prompts": 4, "candidates": 2, "seeds": (0,), "captions": 
          "variants": ("full", "no_finetuning"), "train": {"steps_per_round": 2, "checkpoint_every": 2}}
 FULL = {"rounds": 3, "prompts": None, "candidates": 4, "seeds": (0, 1, 2), "captions": 120, "connections": 40,
         "vbench": 12, "variants": None, "train": {}}
-CONNECTION_SEEDS = 3 * 10**16  # world seeds of the held-out transitions (none a training one)
 
 
 def all_captions() -> list[str]:
@@ -113,6 +112,7 @@ def score_videos(videos: np.ndarray, captions: list[str], vbench: int = 0) -> di
     from .eval.quality import VQ_PARTS
     from .video import Video
     from .mini.judge import read
+    from .mini.judging import shows
     from .mini.readers import world_read
     from .mini.verdict import mini_judge
 
@@ -122,10 +122,8 @@ def score_videos(videos: np.ndarray, captions: list[str], vbench: int = 0) -> di
         record = {"task": "text_to_video", "enhanced_prompt": caption,
                   "video": {"segments": [FRAMES] * (len(frames) // FRAMES)}}
         judged.append(mini_judge(Video(frames, 8.0), record).value == 1.0)
-        seen = world_read(frames, FRAMES)["read"]
-        person.append(all(seen.get(n) == getattr(wanted, n) for n in ATTRIBUTES))
-        second = read(frames[None, FRAMES:])[0]
-        extension.append(all(second[n] == getattr(wanted, n) for n in ATTRIBUTES))
+        person.append(shows(world_read(frames, FRAMES)["read"], wanted))
+        extension.append(shows(read(frames[None, FRAMES:])[0], wanted))
     parts = {}
     for name in VQ_PARTS:
         values = [VIDEO_METRICS[name](Video(f, 8.0), "offline").value for f in videos[:vbench]]
@@ -135,21 +133,11 @@ def score_videos(videos: np.ndarray, captions: list[str], vbench: int = 0) -> di
 
 
 def connection_score(profile, count: int) -> float | None:
-    """The share of `count` held-out transitions (`random_transition`) whose every check passes."""
+    """The share of `count` held-out transitions (cases 10^16 on of `mini.evaluate`'s) whose every check passes."""
     from .agents import ConnectionAgent
-    from .mini.evaluate import connect
-    from .mini.verdict import transition_checks
-    from .mini.world import random_transition
-    from .mini import connection
+    from .mini.evaluate import transition_accuracy
 
-    if count <= 0:
-        return None
-    agent, right = ConnectionAgent(profile), 0
-    for i in range(count):
-        frames = random_transition(CONNECTION_SEEDS + i).render(connection.FRAMES)
-        made = connect(agent, frames[0], frames[-1], i)
-        right += all(transition_checks(made, frames[0], frames[-1]).values())
-    return right / count
+    return transition_accuracy(ConnectionAgent(profile), count, first=10**16)["all"] if count > 0 else None
 
 
 def evaluate_profile(profile, captions: list[str], seed: int, folder: Path, connections: int, vbench: int) -> dict:
@@ -177,9 +165,8 @@ def judges_on_generated(data_dir: Path) -> dict:
     the whole caption."""
     from .data.decisions import read_decisions
     from .data.round import read_sets
+    from .mini.judging import readings, shows
     from .video import read_video
-    from .mini.judge import read
-    from .mini.readers import pixel_read, world_read
 
     agree = {j: {n: 0 for n in ATTRIBUTES} | {"all": 0} for j in ("a", "b")}
     total, follows = 0, {}
@@ -193,22 +180,15 @@ def judges_on_generated(data_dir: Path) -> dict:
             wanted = parse_caption(s.prompt)
             ok = []
             for run in s.candidates:
-                frames = read_video(data_dir / run / "video.mp4").frames
-                person = world_read(frames, FRAMES)["read"]
-                pieces = [frames[a:a + FRAMES] for a in range(0, len(frames), FRAMES)]
-                a = dict(read(frames[None])[0])
-                moves = {read(p[None])[0]["motion"] for p in pieces}
-                a["motion"] = moves.pop() if len(moves) == 1 else "mixed"
-                b = dict(pixel_read(frames)["read"])
-                moves = {pixel_read(p)["read"]["motion"] for p in pieces}
-                b["motion"] = moves.pop() if len(moves) == 1 else "mixed"
-                for j, seen in (("a", a), ("b", b)):
+                seen_by = readings(read_video(data_dir / run / "video.mp4").frames)
+                person = seen_by["person"]
+                for j, seen in (("a", seen_by["a"]), ("b", seen_by["b"])):
                     right = [seen[n] == person[n] for n in ATTRIBUTES]
                     for n, r in zip(ATTRIBUTES, right):
                         agree[j][n] += r
                     agree[j]["all"] += all(right)
                 total += 1
-                ok.append(all(person[n] == getattr(wanted, n) for n in ATTRIBUTES))
+                ok.append(shows(person, wanted))
             follows[s.id] = ok
             if s.status == "accepted":
                 kept["judges agree"].append(ok[s.pick])
@@ -281,7 +261,7 @@ def run(out, small: bool = False, progress: bool = True, **overrides) -> dict:
     from tqdm.auto import tqdm
 
     from .ablation import VARIANTS
-    from .data import build_dataset, resolve_queue, synthesize_round
+    from .data import Dataset, build_dataset, resolve_queue, synthesize_round
     from .data.round import round_dir
     from .paper import TABLE5
     from .train import finetune
@@ -323,9 +303,9 @@ def run(out, small: bool = False, progress: bool = True, **overrides) -> dict:
         models.clear()
 
     # 2. Table 5: five variants x seeds, on the loop's data
-    datasets = {True: out / "loop" / f"round-{plan['rounds']}" / "dataset"}
+    datasets = {True: Dataset(out / "loop" / f"round-{plan['rounds']}" / "dataset")}
     if any(not VARIANTS[v]["human"] for v in variants):
-        datasets[False] = build_dataset(data, out / "datasets" / "judges-only", human=False).path
+        datasets[False] = build_dataset(data, out / "datasets" / "judges-only", human=False)
     cells = {}
     jobs = [(v, s) for v in variants for s in plan["seeds"]]
     for variant, seed in tqdm(jobs, desc="Table 5", unit="run", disable=not progress):
@@ -339,7 +319,7 @@ def run(out, small: bool = False, progress: bool = True, **overrides) -> dict:
                                    **{**train, **spec["train"]})
             profile = base.replace(adapters=str(trained.adapters))
             cell["final_loss"] = trained.history[-1]["loss"]
-            cell["samples"] = sum(1 for _ in open(Path(datasets[spec["human"]]) / "metadata.jsonl"))
+            cell["samples"] = len(datasets[spec["human"]])
         with clock(f"table 5 {variant} seed {seed} scores"):
             cell.update(evaluate_profile(profile, captions, seed, cell_folder(variant, seed), plan["connections"],
                                          plan["vbench"]))
@@ -518,6 +498,7 @@ def why(out, progress: bool = True) -> dict:
     from tqdm.auto import tqdm
 
     from .data import Dataset
+    from .mini.judging import shows
     from .mini.readers import world_read
     from .train import finetune
     from .video import read_video
@@ -528,9 +509,8 @@ def why(out, progress: bool = True) -> dict:
     loop = Dataset(out / "loop" / f"round-{plan['rounds']}" / "dataset")
 
     def follows(meta) -> bool:
-        seen = world_read(read_video(loop.path / meta["video"]).frames, FRAMES)["read"]
-        wanted = parse_caption(meta["prompt"])
-        return all(seen.get(n) == getattr(wanted, n) for n in ATTRIBUTES)
+        return shows(world_read(read_video(loop.path / meta["video"]).frames, FRAMES)["read"],
+                     parse_caption(meta["prompt"]))
 
     folder = out / "why"
     datasets = {"loop": loop}

@@ -93,7 +93,7 @@ class FilterPanel:
             path = self.data_dir / run / "video.mp4"
             try:
                 video = self._player(path)
-            except (OSError, MoranbError) as exc:  # moved or deleted since the round: it cannot be judged, so it cannot be picked
+            except (OSError, MoranbError) as exc:  # moved or deleted since the round: it cannot be judged or picked
                 missing.add(k)
                 video = widgets.HTML(f"<span style='color:#b00'>cannot show {html.escape(str(path))} "
                                      f"({html.escape(one_line(exc))})</span>")
@@ -117,11 +117,10 @@ class FilterPanel:
 
         from ..video import SMALL_VIDEO, gif_bytes, read_video, video_size
 
-        data = path.read_bytes()
         if video_size(path)[0] <= SMALL_VIDEO:
             return widgets.Image(value=gif_bytes(read_video(path), self.video_width), format="gif",
                                  width=str(self.video_width))
-        return widgets.Video(value=data, format="mp4", autoplay=True, loop=True, controls=False,
+        return widgets.Video(value=path.read_bytes(), format="mp4", autoplay=True, loop=True, controls=False,
                              width=str(self.video_width))
 
     def _ipython_display_(self):

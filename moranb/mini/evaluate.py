@@ -195,14 +195,20 @@ def connect(agent, before: np.ndarray, after: np.ndarray, seed: int) -> np.ndarr
 
 def connection_accuracy(folder, count: int = 200) -> dict[str, float]:
     """Share of `count` held-out connection cases whose transition passes every check of
-    `verdict.transition_checks` ("all"), and each kind of check alone."""
+    `verdict.transition_checks` ("all"), and each kind of check alone, for the pipeline saved in `folder`."""
     from ..agents import ConnectionAgent
+
+    return transition_accuracy(ConnectionAgent(MINI.replace(connection=dict(model=models.Model(str(folder))))), count)
+
+
+def transition_accuracy(agent, count: int = 200, first: int = 0) -> dict[str, float]:
+    """`connection_accuracy` of a `ConnectionAgent` (any profile's: fine-tuned adapters included) on the `count`
+    held-out cases from case `first` on (case `first + i` made with generator seed i)."""
     from .verdict import transition_checks
 
-    agent = ConnectionAgent(MINI.replace(connection=dict(model=models.Model(str(folder)))))
     right = {"starts as A": 0, "ends as B": 0, "shape between": 0, "all": 0}
     for seed in range(count):
-        before, after, _ = connection_case(seed)
+        before, after, _ = connection_case(first + seed)
         checks = transition_checks(connect(agent, before, after, seed), before, after)
         right["starts as A"] += checks["starts as A"]
         right["ends as B"] += checks["ends as B"]

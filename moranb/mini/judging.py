@@ -76,6 +76,25 @@ def pixel_scores(frames: np.ndarray) -> dict[str, dict[str, float]]:
     return scores
 
 
+def shows(seen: dict, wanted) -> bool:
+    """Whether a reading (attribute -> value) is the whole caption `wanted` (`Attributes`)."""
+    return all(seen.get(name) == getattr(wanted, name) for name in ATTRIBUTES)
+
+
+def readings(frames: np.ndarray) -> dict[str, dict[str, str]]:
+    """What judge A, judge B and the simulated person read in one uint8 clip: shape, colour and background over the
+    clip, motion per segment ("mixed" where the segments differ)."""
+    from .judge import read
+
+    def per_segment(read_one) -> str:
+        moves = {read_one(p) for p in _pieces(frames) if len(p) >= 2}
+        return moves.pop() if len(moves) == 1 else "mixed"
+
+    a = {**read(frames[None])[0], "motion": per_segment(lambda p: read(p[None])[0]["motion"])}
+    b = {**pixel_read(frames)["read"], "motion": per_segment(lambda p: pixel_read(p)["read"]["motion"])}
+    return {"a": a, "b": b, "person": world_read(frames, FRAMES)["read"]}
+
+
 def _score(scores: dict, wanted, criterion: str, count_right: bool) -> float:
     names = list(scores) if criterion == "caption" else [criterion]
     values = [scores[name][getattr(wanted, name)] for name in names]
@@ -106,9 +125,9 @@ def person(prompt: str, candidates: list) -> tuple[int | None, str]:
     """The simulated person's decision on a set: the candidate the world's renderer reads as the whole caption (the
     best fit among several), or None (discard) when none shows it; with a reason."""
     wanted = parse_caption(caption_for(prompt))
-    readings = [world_read(_frames(v), FRAMES) for v in candidates]
-    follows = [i for i, r in enumerate(readings) if all(r["read"].get(n) == getattr(wanted, n) for n in ATTRIBUTES)]
+    seen = [world_read(_frames(v), FRAMES) for v in candidates]
+    follows = [i for i, r in enumerate(seen) if shows(r["read"], wanted)]
     if not follows:
         return None, "no candidate shows the whole caption (by the world's renderer)"
-    pick = min(follows, key=lambda i: readings[i]["error"])
+    pick = min(follows, key=lambda i: seen[i]["error"])
     return pick, f"candidates {[i + 1 for i in follows]} show the caption; {pick + 1} fits the world best"
