@@ -281,7 +281,10 @@ def run(out, small: bool = False, progress: bool = True, **overrides) -> dict:
                                     progress=progress)
             resolve_queue(round_dir(data, r), policy="simulated_person")
             used |= {s.prompt.lower() for s in made.sets}
-            dataset = build_dataset(data, out / "loop" / f"round-{r}" / "dataset")
+            # Built once, right after round r and before round r + 1 exists: it holds rounds 1..r only (a rerun
+            # reuses it; build_dataset would now collect the later rounds too).
+            folder = out / "loop" / f"round-{r}" / "dataset"
+            dataset = Dataset(folder) if (folder / "metadata.jsonl").is_file() else build_dataset(data, folder)
         with clock(f"round {r} training"):
             trained = finetune(dataset, base, out / "loop" / f"round-{r}" / "train", seed=0, progress=progress,
                                **train)
