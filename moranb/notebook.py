@@ -119,9 +119,15 @@ def _display(*objects):
 
 
 def show_image(image, title: str | None = None, width: int = 384):
-    """An image inline, scaled up (nearest neighbour) so tiny-profile frames stay visible."""
+    """An image (a PIL image or a PNG's path) inline, scaled up (nearest neighbour) so tiny-profile frames stay
+    visible."""
     from IPython.display import HTML, Image as IPImage
 
+    if isinstance(image, (str, Path)):
+        from PIL import Image
+
+        with Image.open(image) as opened:
+            image = opened.copy()
     if image.width < width:
         from PIL import Image
 

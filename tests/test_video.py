@@ -82,3 +82,19 @@ def test_frame_strip_shows_evenly_spaced_frames(moving_video):
     x0, y0 = 4 + 96 + 4, 4 + 18
     tile = np.asarray(strip.crop((x0, y0, x0 + 96, y0 + 64)))
     assert np.array_equal(tile, moving_video.frames[4])
+
+
+@pytest.mark.parametrize("given", ["image", "path", "str"])
+def test_show_image_takes_an_image_or_a_png_path_and_enlarges_it(given, tmp_path, monkeypatch):
+    import io
+
+    from moranb import notebook
+
+    shown = []
+    monkeypatch.setattr(notebook, "_display", lambda *objects: shown.extend(objects))
+    picture = Image.new("RGB", (16, 8), (200, 10, 10))
+    picture.save(tmp_path / "p.png")
+    arg = {"image": picture, "path": tmp_path / "p.png", "str": str(tmp_path / "p.png")}[given]
+    notebook.show_image(arg, "a title", width=64)
+    with Image.open(io.BytesIO(shown[-1].data)) as back:
+        assert back.size == (64, 32) and back.getpixel((63, 31)) == (200, 10, 10)
