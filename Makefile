@@ -7,8 +7,6 @@ STAMP  := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 # torch first, pinned: an unpinned resolve would pull another multi-GB CUDA wheel.
 TORCH  := torch==2.14.1 torchvision==0.29.1
-VBENCH_DEPS := 'setuptools<81' 'timm<=1.0.12' openai-clip==1.0.1 decord easydict omegaconf einops ftfy regex \
-	opencv-python-headless scipy
 
 .PHONY: setup demo test test-fast reproduce lab strip clean
 PROFILE ?= tiny
@@ -18,12 +16,12 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e ".[test,notebooks]"
-	# VBench (the evaluation's reference code) pins transformers 4.33 and numpy<2: install it without its
-	# dependencies, then the few it really needs. openai-clip also ships the CLIP BPE vocabulary the tiny
-	# tokenizers are built from. setuptools<81 keeps pkg_resources, which openai-clip and VBench import.
-	$(PIP) install --quiet --no-deps vbench==0.1.5 pyiqa==0.1.16
-	$(PIP) install --quiet $(VBENCH_DEPS)
+	$(PIP) install --quiet -e ".[test]"
+	# VBench and pyiqa without their stale pins (moranb/deps.py says why); quiet, no resolver errors.
+	$(PY) -m moranb.deps
+	# Committed notebooks stay without outputs, whatever JupyterLab saved: nbstripout as this clone's git filter
+	# (.git/info/attributes; a copy without git skips it).
+	if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install; fi
 	touch $(STAMP)
 
 demo: $(STAMP)

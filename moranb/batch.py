@@ -256,7 +256,7 @@ def run_batch(prompts_source, task: str = "text_to_video", profile: "str | Profi
 
     shard = {"process": rank, "host": platform.node(), "device": profile.device, "made": [], "failed": [],
              "elsewhere": [], "item_seconds": []}
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     bar = tqdm(mine, desc=f"batch, process {rank + 1}/{processes}", unit="video", position=rank,
                disable=not progress, leave=True)

@@ -109,12 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapters", help="fine-tuned agents: the adapters folder `moranb finetune` wrote")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("plan", help="GPU memory a profile needs before downloading it: weights per model, the "
-                                    "peak for its placement (all on the GPU, model or group offload), fits or not")
-    p.add_argument("--profile", default="lowvram", help="full or lowvram (the real models)")
+    p = sub.add_parser("plan", help="GPU and CPU memory a profile needs before downloading it: weights per "
+                                    "model, the peaks for its placement (all on the GPU, model, group or "
+                                    "sequential offload), fits or not")
+    p.add_argument("--profile", default="lowvram", help="full, lowvram or colab (the real models)")
     p.add_argument("--gpu-gb", type=float, default=16.0, help="the GPU's memory in GiB, as nvidia-smi gives it "
                                                               "(a '16 GB' T4: 15); default 16")
     p.add_argument("--no-bf16", action="store_true", help="a GPU without bfloat16 (a T4): bf16 models in float32")
+    p.add_argument("--ram-gb", type=float, help="the machine's CPU memory in GiB (free Colab: 12.7): checked too")
 
     p = sub.add_parser("build-tiny", help="build the tiny profile's models into the cache (done on first use)")
     p.add_argument("--dir", help="where to build them (default: $MORANB_CACHE/tiny-<version>, see moranb.tiny)")
@@ -132,7 +134,7 @@ def run(args: argparse.Namespace):
     if args.command == "plan":
         from .plan import plan
 
-        print(plan(args.profile, gpu_gb=args.gpu_gb, bf16=not args.no_bf16).table())
+        print(plan(args.profile, gpu_gb=args.gpu_gb, bf16=not args.no_bf16, ram_gb=args.ram_gb).table())
         return None
     if args.command == "finetune":
         return _finetune(args)
@@ -216,6 +218,8 @@ def _print(result):
     if result is not None:
         v = result.video
         print(f"{result.task}: {v.num_frames} frames {v.width}x{v.height} @ {v.fps} fps -> {result.out_dir}")
+        if result.enhanced_prompt is not None and result.enhanced_prompt != result.prompt:
+            print(f"  prompt agent wrote: {result.enhanced_prompt}")
         for name, path in result.files.items():
             print(f"  {name}: {path}")
 

@@ -3,6 +3,8 @@
 - `full`: the paper's models by Hugging Face id, fp16 on a GPU (mora-notes: SDXL base + refiner split at 0.8,
   1024x576, InstructPix2Pix, SVD-XT 25 frames x 3 segments at 7 fps, an instruct LLM, and LTX-Video for connection).
 - `lowvram`: the same models for a 16 GB GPU: model CPU offload, VAE slicing, small decode chunks, a smaller LLM.
+- `colab`: `lowvram`'s models for a free Colab T4 (15 GiB GPU, 12.7 GB CPU, no bfloat16): float16 throughout,
+  one model resident at a time, loaded straight onto the GPU (see `colab_profile`).
   Faster or leaner GPU paths are options of every profile: `offload="group"`, `vae_tiling`, `compile`,
   `first_block_cache` (see `Profile`).
 - `tiny`: the very same classes built from small configs with random weights (see `moranb.tiny`), saved with
@@ -261,6 +263,28 @@ def lowvram_profile() -> Profile:
     )
 
 
+def colab_profile() -> Profile:
+    """A free Colab T4: 15 GiB of GPU memory, 12.7 GB of CPU memory, no bfloat16 (`moranb plan --profile colab
+    --gpu-gb 15 --ram-gb 12.7`).
+
+    `lowvram`'s models, all in float16: the fp16-safe SDXL VAE (no float32 decode), LTX-Video in float16 (its T5-XXL
+    keeps its feed-forward output layers in float32, as transformers does for T5 in fp16, where it would overflow).
+    One model resident at a time (offload "sequential"): each loads from its memory-mapped safetensors straight onto
+    the GPU when its stage starts and is freed when the next loads, so the CPU never holds the weights that
+    `lowvram`'s model offload parks there (35 GiB); LTX-Video's T5-XXL encodes the prompt alone, before its
+    transformer loads. The price: a model is read from disk again each time its stage comes round.
+    """
+    return lowvram_profile().replace(
+        name="colab",
+        dtype="float16",
+        offload="sequential",
+        vae_slicing=True,
+        vae_tiling=True,
+        text_to_image=dict(vae=Model("madebyollin/sdxl-vae-fp16-fix")),
+        connection=dict(model=Model("Lightricks/LTX-Video-0.9.5", dtype="float16")),
+    )
+
+
 def tiny_profile(root: str | os.PathLike | None = None) -> Profile:
     """The tiny models under `root` (default `moranb.tiny.tiny_root()`, where they are built on first load)."""
     root = Path(root) if root else tiny_root()
@@ -322,7 +346,8 @@ def mini_profile() -> Profile:
     )
 
 
-PROFILES = {"tiny": tiny_profile, "mini": mini_profile, "full": full_profile, "lowvram": lowvram_profile}
+PROFILES = {"tiny": tiny_profile, "mini": mini_profile, "full": full_profile, "lowvram": lowvram_profile,
+            "colab": colab_profile}
 
 
 def get_profile(profile: "str | Profile" = "tiny", **overrides) -> Profile:

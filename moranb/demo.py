@@ -30,7 +30,7 @@ PROMPTS = {
              "image_to_video": "make it green", "edit_video": "make the background gray",
              "simulate_digital_world": "a white square growing on a gray background"},
 }
-PROMPTS["lowvram"] = PROMPTS["full"] = PROMPTS["tiny"]
+PROMPTS["colab"] = PROMPTS["lowvram"] = PROMPTS["full"] = PROMPTS["tiny"]
 
 
 def jobs(out: Path, profile: str, seed: int):

@@ -41,6 +41,7 @@ from PIL import Image
 
 from . import models
 from .config import get_profile
+from .errors import MoranbError
 from .io import write_json, write_text
 from .mini.world import ATTRIBUTES, FRAMES, MOTIONS, SIZE, Attributes, parse_caption
 
@@ -258,7 +259,7 @@ def _spread(values: list) -> dict:
 
 def run(out, small: bool = False, progress: bool = True, **overrides) -> dict:
     """The whole experiment under `out` (see the module docstring); returns and writes results.json."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .ablation import VARIANTS
     from .data import Dataset, build_dataset, resolve_queue, synthesize_round
@@ -347,7 +348,9 @@ def run(out, small: bool = False, progress: bool = True, **overrides) -> dict:
                "rows": rows, "cells": cells, "goal": goal(rows), "judges": judges_on_generated(data),
                "readers_on_world": readers_on_world(60 if small else 300), "timings": clock.timings,
                "seconds": round(sum(clock.timings.values()), 1), "torch": torch.__version__,
-               "command": " ".join(["python -m moranb.miniloop", "--out", str(out)] + (["--small"] if small else []))}
+               "command": " ".join(["python -m moranb.miniloop", "--out", str(out)] + (["--small"] if small else [])
+                                   + [f"--{k} " + " ".join(map(str, overrides[k])) for k in ("variants", "seeds")
+                                      if k in overrides])}
     write_results(results, out)
     return results
 
@@ -498,7 +501,7 @@ def _world_dataset(dataset, out: Path):
 def why(out, progress: bool = True) -> dict:
     """The probes of `WHY` on a finished experiment in `out` (its data and held-out captions); written to
     `out/why.json` and returned, each beside "without fine-tuning" (seed 0)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .data import Dataset
     from .mini.judging import shows
@@ -551,16 +554,44 @@ def why_markdown(probes: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ship_why(results: dict, folder=None) -> dict:
+    """Add the probes of a run to the shipped results, once the run is shown to be the same experiment: its held-out
+    captions and every Table 5 cell it has equal the shipped ones (the loop is deterministic on one machine, so a run
+    of only `--variants no_finetuning full --seeds 0` reproduces the part the probes read)."""
+    folder = Path(folder or RESULTS)
+    shipped = read_results(folder)
+    differ = [f"{v} seed {s}" for v, seeds in results["cells"].items() for s, cell in seeds.items()
+              if _same(shipped["cells"].get(v, {}).get(str(s)), cell) is False]
+    if results["captions"] != shipped["captions"] or differ:
+        raise MoranbError(f"this run is not the shipped experiment (held-out captions "
+                          f"{'equal' if results['captions'] == shipped['captions'] else 'differ'}; cells that differ: "
+                          f"{', '.join(differ) or 'none'}); run the whole experiment and ship it with --ship")
+    shipped["why"] = results["why"]
+    write_results(shipped, folder)
+    return shipped
+
+
+def _same(shipped: dict | None, cell: dict) -> bool | None:
+    if shipped is None:
+        return None
+    keys = ("t2v_judge", "t2v_person", "extension", "connection")
+    return all(abs(shipped[k] - cell[k]) < 1e-9 for k in keys if shipped.get(k) is not None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moranb.miniloop", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="where the rounds, trainings, videos and results go")
     parser.add_argument("--small", action="store_true", help="a small budget (1 round, 1 seed, 6 captions)")
+    parser.add_argument("--variants", nargs="+", help="only these Table 5 variants (default: all five)")
+    parser.add_argument("--seeds", nargs="+", type=int, help="only these training seeds (default: 0 1 2)")
     parser.add_argument("--ship", action="store_true", help="copy results.json, table5.md and table5.png into "
-                                                            "moranb/mini/results/")
+                                                            "moranb/mini/results/ (a run of only some variants or "
+                                                            "seeds ships only its --why probes)")
     parser.add_argument("--why", action="store_true", help="after the experiment, the probes of WHY (what limits "
                                                            "the method: data, steps, learning rate)")
     args = parser.parse_args(argv)
-    results = run(args.out, small=args.small)
+    overrides = {k: tuple(v) for k, v in (("variants", args.variants), ("seeds", args.seeds)) if v}
+    results = run(args.out, small=args.small, **overrides)
     if args.why:
         results["why"] = why(args.out)
         write_results(results, Path(args.out))
@@ -568,7 +599,11 @@ def main(argv: list[str] | None = None) -> int:
     print(table_markdown(results))
     print(f"curve: {[(c['round'], round(c['t2v_judge'], 3)) for c in results['curve']]}; "
           f"{results['seconds']:.0f} s")
-    if args.ship:
+    if args.ship and (overrides or args.small):
+        if not args.why:
+            raise SystemExit("a run of only some variants or seeds ships only its probes: add --why")
+        ship_why(results)
+    elif args.ship:
         write_results(results, RESULTS)
     return 0
 

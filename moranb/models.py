@@ -60,6 +60,8 @@ OFFLOAD = {
     "model": "model CPU offload: one model on the GPU at a time (diffusers' enable_model_cpu_offload)",
     "group": "group offload: layers streamed onto the GPU one ahead of use on a CUDA stream (diffusers' "
              "enable_group_offload, leaf level); the least GPU memory",
+    "sequential": "one model resident at a time: each is loaded from its memory-mapped safetensors straight onto "
+                  "the GPU when its stage starts and freed when the next one loads; the CPU keeps no copy (Colab)",
 }
 
 
@@ -203,7 +205,8 @@ def load(cls, model: Model, profile: Profile, field: str, tiny_builds: TinyBuild
 
         check_device(profile)
         dtype = model.torch_dtype(profile)
-        pipe = from_pretrained(cls, model, field, tiny_builds=tiny_builds, dtype=dtype, **components)
+        direct = {"device_map": profile.device} if profile.offload == "sequential" and profile.device != "cpu" else {}
+        pipe = from_pretrained(cls, model, field, tiny_builds=tiny_builds, dtype=dtype, **direct, **components)
         if adapted:
             adapters.apply_adapters(pipe, field, profile)
         offload = profile.offload
@@ -217,15 +220,17 @@ def load(cls, model: Model, profile: Profile, field: str, tiny_builds: TinyBuild
         pipe.set_progress_bar_config(disable=not profile.step_progress, desc=field, leave=False)
         return pipe
 
-    return cached(key, build)
+    return cached(key, build, alone=profile.offload == "sequential", keep=components.values())
 
 
 def load_llm(model: Model, profile: Profile, tiny_builds: TinyBuilds | None = None):
     """(tokenizer, causal LM) for the prompt agent's transformers backend."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    # With offload the GPU is left to the diffusion models; the prompt LLM runs on the CPU.
-    place = "cpu" if profile.device == "cpu" or profile.offloads else profile.device
+    # With model or group offload the GPU is left to the diffusion models and the prompt LLM runs on the CPU; with
+    # sequential it takes the GPU in its turn, like every model.
+    place = "cpu" if profile.device == "cpu" or (profile.offloads and profile.offload != "sequential") \
+        else profile.device
     return _load_transformers("causal-lm", AutoTokenizer, AutoModelForCausalLM, model, profile, "llm", place,
                               tiny_builds)
 
@@ -275,17 +280,30 @@ def _load_transformers(kind: str, preprocessor_cls, model_cls, model: Model, pro
         network.to(place).eval()
         return preprocessor, network
 
-    return cached((kind, model, profile.device, profile.dtype), build)
+    return cached((kind, model, profile.device, profile.dtype), build, alone=profile.offload == "sequential")
 
 
-def cached(key: tuple, build):
+def cached(key: tuple, build, alone: bool = False, keep=()):
     """What `build()` returns, built once per process under `key`; `clear()` frees it with every other model.
 
     Every model moranb loads is kept here, those loaded outside `load` (the evaluation's VideoTI models) included.
+    `alone` (a profile with offload "sequential"): before building, every other model is let go, so one is resident
+    at a time; those in `keep` (modules the new pipeline shares, e.g. the SDXL base's VAE for the refiner) live on in
+    it.
     """
     if key not in _LOADED:
+        if alone and _LOADED:
+            kept = {id(k) for k in keep}
+            for other in [k for k, v in _LOADED.items() if id(v) not in kept]:
+                del _LOADED[other]
+            clear(collect_only=True)
         _LOADED[key] = build()
     return _LOADED[key]
+
+
+def resident() -> list[tuple]:
+    """The keys of the models loaded now (what `clear()` would free)."""
+    return list(_LOADED)
 
 
 def check_device(profile: Profile):
@@ -324,6 +342,8 @@ def _place(pipe, profile: Profile, offload: str):
                 apply_group_offloading(part, **options)
     elif offload == "model" and profile.device != "cpu":
         pipe.enable_model_cpu_offload(device=profile.device)
+    elif offload == "sequential" and profile.device != "cpu":
+        pass  # loaded onto the GPU by from_pretrained's device_map (a pipeline so loaded refuses .to())
     else:
         pipe.to(profile.device)
 
@@ -367,9 +387,10 @@ def torch_threads(count: int):
         torch.set_num_threads(before)
 
 
-def clear():
-    """Forget every loaded model (and free GPU memory)."""
-    _LOADED.clear()
+def clear(collect_only: bool = False):
+    """Forget every loaded model (and free GPU memory); `collect_only`: free what is no longer referenced."""
+    if not collect_only:
+        _LOADED.clear()
     try:
         import gc
 

@@ -39,10 +39,30 @@ def start(**parameters) -> None:
     is still an error, so the cell fails and papermill stops there. Then the parameters are checked, so a wrong value
     (papermill's `-p seed abc` arrives as the string 'abc') stops the notebook here, before any agent runs. The
     profile's name is checked by `get_profile(profile)`, which the cell calls next. Outside IPython: the checks only.
+
+    In a kernel, relative paths (`out_dir`, inputs) are read from the project's folder, as papermill (`moranb.suite`)
+    runs them, wherever the notebook was opened from: JupyterLab starts a kernel in `notebooks/`, which would put runs
+    in `notebooks/outputs/` instead of the project's `outputs/` (git ignores only that one).
     """
-    show_errors_as_one_line()
+    if show_errors_as_one_line() is not None:
+        home = project_home()
+        if home is not None and Path.cwd().resolve() != home:
+            print(f"working in {home} (the project's folder: outputs/ and inputs are read from there)")
+            os.chdir(home)
     for name, value in parameters.items():
         check_parameter(name, value)
+
+
+def project_home(start=None) -> Path | None:
+    """The moranb project folder holding `start` (default: the working directory): the nearest folder, `start` or
+    above, with moranb's pyproject.toml and a notebooks/ folder; None outside a clone (Colab, an installed wheel)."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        pyproject = folder / "pyproject.toml"
+        if (folder / "notebooks").is_dir() and pyproject.is_file() and \
+                'name = "moranb"' in pyproject.read_text(encoding="utf-8", errors="replace"):
+            return folder
+    return None
 
 
 def check_parameter(name: str, value):
@@ -163,6 +183,9 @@ def show(result, strip: bool = True, video: bool = True):
         show_video(result.video)
     for name, note in result.notes.items():
         _display(f"{name}: {note}")
+    if result.reused:
+        _display(f"reused from an earlier identical run (same task, inputs, seed and profile): "
+                 f"{', '.join(result.reused)}; another seed or out_dir makes them again")
 
 
 def record(name: str, out_dir, result=None, **values) -> Path:

@@ -1,6 +1,6 @@
 """The paper's models at their published sizes, built from configs in this package: no download, no memory.
 
-Every model the `full` and `lowvram` profiles name is described by its published architecture (the values of its
+Every model the `full`, `lowvram` and `colab` profiles name is described by its published architecture (the values of its
 `config.json` on the Hugging Face hub), as a config for the very class `moranb.models` loads it with, in its role's
 home (`moranb.agents.<role>.realsize`); this module gathers them from the registry (`moranb.agents.ROLES`). `build`
 makes one on the meta device (shapes only, no memory, a second or two), `count` counts its parameters, and `check`
@@ -112,7 +112,7 @@ def _main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m moranb.realsize", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["check", "count"])
-    parser.add_argument("--profile", default="full", help="full or lowvram (the real models)")
+    parser.add_argument("--profile", default="full", help="full, lowvram or colab (the real models)")
     args = parser.parse_args(argv)
 
     def body():

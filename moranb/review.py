@@ -6,6 +6,8 @@ from 1. It answers "approve", "regenerate" or "timeout" (asked, but no one answe
 `{"decision": ..., "by": ...}` that also says who decided. A regenerated stage runs again with a new seed, at most
 `MAX_TRIES` times in all (the paper's limit); the last try is kept whatever the answer. Every decision lands in the
 run's manifest, with `by` where the reviewer said: "person" for a click, "auto (headless)" where no one could click.
+A rerun reuses the stages an identical earlier run kept, with their decisions; a reviewer with a `reused(stage,
+artifact, decisions)` method (the widget's: Keep / Review again) is asked first, and True reviews the kept try again.
 
 Shipped reviewers: `approve_all`, `DecisionsFile` (answers read from a JSON file, for headless reruns of a session
 a person reviewed), and `WidgetReviewer` (Approve / Regenerate buttons in a notebook).
@@ -264,6 +266,39 @@ class WidgetReviewer:
         decision = "approve" if clicked is approve else "regenerate"
         status.value = "<b>approved</b>" if decision == "approve" else "<b>regenerating with a new seed</b>"
         return {"decision": decision, "by": BY_PERSON}
+
+    def reused(self, stage, artifact, decisions: list[dict]) -> bool:
+        """A rerun found `stage` made (and reviewed, `decisions`) by an earlier run: show it and say so, with Keep /
+        Review again buttons; True when the person asks to review it again. Where no person can click: kept, and
+        the notebook says so in a line."""
+        try:
+            import ipywidgets as widgets
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:
+            return False
+        if getattr(get_ipython(), "kernel", None) is None:
+            return False
+        before = "; ".join(f"try {d.get('attempt')}: {d.get('decision')} by {d.get('by')}" for d in decisions) \
+            or "not reviewed"
+        label = widgets.HTML(f"<b>{stage}</b> is reused from an earlier run of the same task, seed and profile "
+                             f"({before})")
+        preview = self._preview(artifact)
+        picture = widgets.Image(value=png_bytes(preview), format="png", width=preview.width)
+        reason = headless_reason()
+        if reason is not None:
+            display(widgets.VBox([label, picture, widgets.HTML(f"<i>kept: {reason}</i>")]))
+            return False
+        keep = widgets.Button(description="Keep", button_style="success", icon="check")
+        again = widgets.Button(description="Review again", button_style="warning", icon="refresh")
+        status = widgets.HTML(f"<i>waiting for a click (at most {self.timeout:g} s; then it is kept)</i>")
+        display(widgets.VBox([label, picture, widgets.HBox([keep, again]), status]))
+        try:
+            clicked = wait_for_click([keep, again], self.timeout)
+        finally:
+            keep.disabled = again.disabled = True
+        status.value = "<b>reviewing it again</b>" if clicked is again else "<b>kept</b>"
+        return clicked is again
 
     def _preview(self, artifact):
         from PIL import Image

@@ -3,6 +3,8 @@
     python -m moranb.suite reproduce --profile tiny --out outputs/tiny   # every notebook, via papermill
     python -m moranb.suite check                                         # notebooks committed without outputs?
     python -m moranb.suite strip                                         # remove outputs and execution counts
+    python -m moranb.suite install-cells    # each notebook's install cell and the README's Colab badges, from the
+                                            # project's address ([project.urls] in pyproject.toml)
 
 What the notebooks themselves call (inline display, `record`) is `moranb.notebook`.
 """
@@ -18,6 +20,9 @@ from pathlib import Path
 from .errors import MoranbError, run_main
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+PROJECT = NOTEBOOKS.parent
+BADGES = ("<!-- colab badges: made by `python -m moranb.suite install-cells` from [project.urls] -->",
+          "<!-- /colab badges -->")
 
 
 def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
@@ -81,6 +86,66 @@ def strip(paths) -> list[Path]:
     return changed
 
 
+def repository(project: Path = PROJECT) -> str:
+    """The project's public address: `Repository` in pyproject.toml's [project.urls]."""
+    import tomllib
+
+    with open(project / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["project"]["urls"]["Repository"].rstrip("/")
+
+
+def install_cell(url: str) -> str:
+    """Every notebook's first code cell: install moranb where it is missing (Colab, a fresh runtime), from
+    $MORANB_SOURCE, else a wheel or clone uploaded beside the notebook, else the project's address."""
+    return f'''# Installs moranb where it is missing (Colab, a fresh runtime); in a clone after `make setup` it does nothing.
+# From $MORANB_SOURCE if set, else a moranb wheel or clone uploaded beside this notebook, else the project's address.
+import importlib, importlib.util, os, pathlib, subprocess, sys
+if importlib.util.find_spec("moranb") is None:
+    here = pathlib.Path.cwd()
+    uploaded = sorted(here.glob("moranb-*.whl")) + sorted(p for p in here.glob("moranb*") if (p / "pyproject.toml").is_file())
+    source = os.environ.get("MORANB_SOURCE") or (str(uploaded[-1]) if uploaded else "git+{url}")
+    source = source if "://" in source else pathlib.Path(source).resolve().as_uri()
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"moranb[colab] @ {{source}}"], check=True)
+    subprocess.run([sys.executable, "-m", "moranb.deps"], check=True)  # VBench without its stale pins
+    importlib.invalidate_caches()'''
+
+
+def colab_badges(url: str, folder: Path = NOTEBOOKS) -> str:
+    """The README's "Open in Colab" list: one badge per notebook, at the project's address."""
+    path = url.removeprefix("https://github.com/")
+    lines = [BADGES[0]]
+    for nb in notebooks(folder):
+        lines.append(f"- [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+                     f"(https://colab.research.google.com/github/{path}/blob/main/notebooks/{nb.name}) `{nb.name}`")
+    return "\n".join(lines + [BADGES[1]])
+
+
+def install_cells(project: Path = PROJECT, write: bool = True) -> list[Path]:
+    """The files whose install cell or badges differ from what the project's address makes; rewritten if `write`."""
+    import nbformat
+
+    url, stale = repository(project), []
+    for path in notebooks(project / "notebooks"):
+        nb = nbformat.read(path, as_version=4)
+        cell = next(c for c in nb.cells if c.cell_type == "code")
+        if cell.source != install_cell(url):
+            stale.append(path)
+            if write:
+                cell.source = install_cell(url)
+                nbformat.write(nb, path)
+    readme = project / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(BADGES[0]), text.find(BADGES[1])
+    if start < 0 or end < 0:
+        raise MoranbError(f"README.md has no Colab badge markers ({BADGES[0]} ... {BADGES[1]})")
+    new = text[:start] + colab_badges(url, project / "notebooks") + text[end + len(BADGES[1]):]
+    if new != text:
+        stale.append(readme)
+        if write:
+            readme.write_text(new, encoding="utf-8")
+    return stale
+
+
 def command(args: argparse.Namespace) -> int:
     if args.command == "reproduce":
         out = args.out or f"outputs/{args.profile}"
@@ -92,6 +157,10 @@ def command(args: argparse.Namespace) -> int:
         for path in found:
             print(f"{path}: has outputs; run `make strip`", file=sys.stderr)
         return 1 if found else 0
+    if args.command == "install-cells":
+        for path in install_cells():
+            print(f"rewrote {path}")
+        return 0
     for path in strip(notebooks()):
         print(f"stripped {path}")
     return 0
@@ -106,6 +175,8 @@ def main(argv=None) -> int:
     rep.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 05")
     sub.add_parser("check", help="fail if a notebook holds outputs")
     sub.add_parser("strip", help="remove outputs from the notebooks")
+    sub.add_parser("install-cells", help="rewrite each notebook's install cell and the README's Colab badges from "
+                                         "[project.urls]")
     args = parser.parse_args(argv)
     return run_main(lambda: command(args))
 

@@ -40,7 +40,7 @@ def test_every_profile_model_has_an_architecture():
     from moranb.config import get_profile
     from moranb.plan import COMPONENTS
 
-    for name in ("full", "lowvram"):
+    for name in ("full", "lowvram", "colab"):
         profile = get_profile(name)
         for field, components in COMPONENTS.items():
             for component in components:
@@ -57,6 +57,7 @@ def test_unknown_model_is_one_line():
 
 @pytest.mark.slow
 def test_wiring_check_passes():
+    assert any("sdxl VAE decode" in line for line in realsize.check("colab", agents=["text_to_image"]))
     lines = realsize.check("lowvram")
     text = "\n".join(lines)
     for expected in ["concatenated -> UNet cross-attention: (1, 77, 2048)", "add_embedding: (2816,)",
@@ -159,6 +160,67 @@ def test_moranb_plan_prints_its_table(capsys):
     out = capsys.readouterr().out
     assert "### moranb plan: profile `lowvram`" in out
     assert "| connection | T5-XXL encoder (t5-v1_1-xxl) | 4.762 B | bfloat16 | 8.87 | while running |" in out
-    assert "**Peak, the six tasks:" in out and "fits in 16 GiB of GPU memory" in out
+    assert "**The six tasks: fits.** GPU peak" in out and "fits in 16 GiB of GPU memory" in out
+    assert "CPU peak" not in out  # no --ram-gb: the GPU only
+    assert main(["plan", "--profile", "colab", "--gpu-gb", "15", "--ram-gb", "12.7", "--no-bf16"]) == 0
+    out = capsys.readouterr().out
+    assert "**The six tasks: fits.**" in out and "fits in 12.7 GiB of CPU memory" in out
+    assert "| connection | T5-XXL encoder (t5-v1_1-xxl) | 4.762 B | float16 | 10.75 | while running |" in out
     assert main(["plan", "--profile", "tiny"]) == 2
     assert "moranb: error: the tiny profile" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_plan_counts_cpu_memory_and_the_colab_profile_fits_a_free_t4():
+    from moranb.plan import CPU_BASE_GIB, GiB, _fp32_params, loaded_with, plan
+
+    colab = plan("colab", gpu_gb=15, ram_gb=12.7, bf16=False)
+    low = plan("lowvram", gpu_gb=15, ram_gb=12.7, bf16=False)
+    full = plan("full", gpu_gb=80, ram_gb=64)
+    # T5 in float16 keeps its 24 feed-forward output layers (4096 x 10240) in float32
+    t5 = next(m for m in colab.models if m.field == "connection" and m.component == "text_encoder")
+    assert _fp32_params(LTX, "text_encoder") == 24 * 4096 * 10240 == t5.fp32_params
+    assert t5.gib == pytest.approx(((t5.params - t5.fp32_params) * 2 + t5.fp32_params * 4) / GiB)
+    assert {m.dtype for m in colab.models} == {"float16"}  # no bfloat16 on a T4, and no float32 fallback
+    # sequential: one pipeline on the GPU in a step, the CPU holds only the process (the judges between turns)
+    by_key = {(m.field, m.component): m for m in colab.models}
+    for stage in (s for s in colab.steps if not s.label.startswith("prompt LLM")):
+        assert stage.cpu_gib == CPU_BASE_GIB
+    encoder = next(s for s in colab.steps if s.label.startswith("LTX-Video T5"))
+    assert encoder.weights_gib == pytest.approx(t5.gib)  # T5 alone; the transformer loads after it
+    transformer = next(s for s in colab.steps if s.label.startswith("LTX-Video transformer"))
+    assert transformer.weights_gib == pytest.approx(sum(m.gib for m in colab.models if m.field == "connection")
+                                                    - t5.gib)
+    refiner = next(s for s in colab.steps if s.label == "SDXL refiner UNet step")
+    assert refiner.weights_gib == pytest.approx(sum(by_key[k].gib for k in [("refiner", "unet"),
+                                                ("text_to_image", "text_encoder_2"), ("text_to_image", "vae")]))
+    assert not any("float32: force_upcast" in s.label and "SDXL" in s.label for s in colab.steps)  # fp16-fix VAE
+    judge_b = sum(m.gib for m in colab.models if m.field == "judge_b")
+    assert colab.cpu_peak_gib == CPU_BASE_GIB and colab.round_cpu_peak_gib == pytest.approx(CPU_BASE_GIB + judge_b)
+    assert colab.fits and colab.round_fits and colab.peak_gib <= 15
+    # lowvram's model offload parks every task model in CPU memory: 35+ GiB, more than free Colab has
+    assert all(s.cpu_gib == pytest.approx(CPU_BASE_GIB + low.weights_gib) for s in low.steps)
+    assert low.weights_gib > 30 and not low.fits and low.peak_gib <= 15
+    # full: a pipeline passes through CPU memory whole while it loads; the largest is Llama-3-8B (15 GiB)
+    pipelines = {f: sum(m.gib for m in full.models if m.field == f) for f in {m.field for m in full.models}
+                 if not f.startswith("judge")}
+    assert max(pipelines, key=pipelines.get) == "llm" and pipelines["llm"] == pytest.approx(8.03e9 * 2 / GiB, rel=0.01)
+    assert full.cpu_peak_gib == pytest.approx(CPU_BASE_GIB + pipelines["llm"]) and "llm" in full.cpu_peak_step
+    assert plan("full", gpu_gb=80).ram_gb is None and plan("full", gpu_gb=80).fits  # no --ram-gb: GPU only
+    text = colab.table()
+    assert "**The six tasks: fits.**" in text and "CPU peak 3.0 GiB" in text
+    assert "A data-free training round (a judge loaded while it judges): fits." in text
+    assert loaded_with(encoder_stage(colab), by_key) == [("connection", "text_encoder")]
+
+
+def encoder_stage(p):
+    from moranb import realsize
+
+    return next(s for s in realsize.measure(p.profile) if s.models == (("connection", "text_encoder"),))
+
+
+def test_plan_refuses_a_bad_ram_size():
+    from moranb.plan import plan
+
+    with pytest.raises(InputError, match="ram_gb must be a positive"):
+        plan("colab", gpu_gb=15, ram_gb=-1)

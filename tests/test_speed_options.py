@@ -177,3 +177,30 @@ def test_options_are_part_of_the_model_cache_key(tiny):
     assert TextToImageAgent(tiny).pipe is TextToImageAgent(tiny).pipe
     assert TextToImageAgent(tiny.replace(vae_tiling=True)).pipe is not TextToImageAgent(tiny).pipe
 
+
+
+def test_sequential_keeps_one_model_resident_and_the_frames(tiny, tmp_path):
+    """offload "sequential" (the colab profile's): each load lets the models loaded before go (those the new one
+    shares live on in it), and LTX-Video's text encoder runs alone before its transformer: the frames stay (to one
+    level of 255: the pipeline given embeddings rounds a float differently from the one given the prompt)."""
+    from moranb import tasks
+
+    a, b = ends()
+    base_clip = ConnectionAgent(tiny)(a, b, seed=3).frames
+    seq = tiny.replace(offload="sequential")
+    models.clear()
+    clip = ConnectionAgent(seq)(a, b, seed=3).frames
+    assert clip.shape == base_clip.shape and np.abs(clip.astype(int) - base_clip).max() <= 1
+    (only,) = models.resident()  # the encoder-only pipeline was let go when the transformer's loaded
+    pipe = models._LOADED[only]
+    assert only[0] == "LTXConditionPipeline" and pipe.text_encoder is None and pipe.transformer is not None
+    # a whole task: text-to-image (base, then the refiner with the base's VAE), then image-to-video, one at a time
+    result = tasks.text_to_video(PROMPT, profile=seq.replace(image_to_video=dict(segments=2)), seed=1,
+                                 out_dir=tmp_path / "t2v")
+    assert result.video.num_frames == 2 * seq.image_to_video.frames_per_segment
+    assert [k[0] for k in models.resident()] == ["StableVideoDiffusionPipeline"]
+    models.clear()
+    again = tasks.text_to_video(PROMPT, profile=tiny.replace(image_to_video=dict(segments=2)), seed=1,
+                                out_dir=tmp_path / "all")
+    assert np.array_equal(again.video.frames, result.video.frames)  # nothing but memory changes for the UNets
+    assert len(models.resident()) > 1  # without it, every model stays loaded

@@ -113,7 +113,8 @@ def test_unwritable_output_directory(tiny, tmp_path):
 def test_cli_writes_outputs_and_reports_errors_in_one_line(tmp_path, capsys):
     assert main(["t2v", "a lighthouse at night", "--out", str(tmp_path / "cli"), "--segments", "2", "--frames", "3"]) == 0
     assert read_video(tmp_path / "cli" / "video.mp4").num_frames == 6
-    capsys.readouterr()
+    enhanced = (tmp_path / "cli" / "enhanced_prompt.txt").read_text().strip()
+    assert f"prompt agent wrote: {enhanced}" in capsys.readouterr().out  # the prompt agent's prompt is shown
     assert main(["t2v", "", "--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["moranb: error: prompt is empty; describe what the video should show, e.g. \"a red fox running in snow\""]

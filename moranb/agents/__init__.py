@@ -32,7 +32,7 @@ TINY_MODELS = {name: build for role in ROLES.values() for name, build in role.ti
 def ensure_tiny_models(root: str | Path | None = None) -> Path:
     """Build whichever tiny models are missing under `root` (default `moranb.tiny.tiny_root()`; a few seconds, once
     per machine). A tiny model is otherwise built where it is first loaded; `moranb build-tiny` builds them all."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     root = Path(root) if root else _tiny.tiny_root()
     missing = [name for name in TINY_MODELS if not (root / name / ".complete").exists()]

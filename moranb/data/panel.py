@@ -6,13 +6,17 @@
 For each queued set (the judges disagreed or abstained) it shows the prompt, the k candidates side by side as playing
 videos, and both judges' picks with their criteria and reasons; buttons Pick 1..k, Discard set and Back; and how
 many sets are left. Every click is appended to the round's decisions.jsonl at once (`record_decision`), so closing
-the notebook loses nothing, and a new panel on the same round starts at the first undecided set. Nothing blocks: the
-buttons act in the kernel whenever they are clicked, and later cells read the file.
+the notebook loses nothing, and a new panel on the same round starts at the first undecided set.
+
+Shown with `panel`, nothing blocks: the buttons act whenever they are clicked, and later cells read the file. For
+"Run All", `panel.wait()` holds the cell until every queued set is decided, taking the clicks while it waits (the
+review widget's mechanism, `moranb.review`); where no person can click (papermill) it stops at once with one line.
 """
 
 from __future__ import annotations
 
 import html
+import threading
 from pathlib import Path
 
 from ..errors import MoranbError
@@ -31,12 +35,18 @@ class FilterPanel:
         self.queue: list[CandidateSet] = [s for s in read_sets(self.here) if s.status == "queued"]
         self.decided = read_decisions(self.here)
         self.index = self._next_undecided(0)
-        self.pick_buttons: list = []
+        # One button per candidate, made once and relabelled for each set (a click while `wait` holds the cell reaches
+        # only the buttons routed to its subshell, so none is made anew).
+        size = max((len(q.candidates) for q in self.queue), default=0)
+        self.pick_buttons = [widgets.Button(description=f"Pick {k + 1}", button_style="success") for k in range(size)]
+        for k, button in enumerate(self.pick_buttons):
+            button.on_click(lambda _, k=k: self._decide("pick", k))
         self.discard_button = widgets.Button(description="Discard set", button_style="danger", icon="trash")
         self.back_button = widgets.Button(description="Back", icon="arrow-left")
         self.discard_button.on_click(lambda _: self._decide("discard"))
         self.back_button.on_click(lambda _: self._back())
         self.header, self.body, self.status = widgets.HTML(), widgets.VBox(), widgets.HTML()
+        self._all_decided = threading.Event()
         self.buttons = widgets.HBox()
         self.widget = widgets.VBox([self.header, self.body, self.buttons, self.status])
         self.render()
@@ -64,6 +74,26 @@ class FilterPanel:
         self.decided[current.id] = record_decision(self.here, current.id, kind, pick, by="person")
         self.index = self._next_undecided(self.index + 1)
         self.render()
+        if self.left == 0:
+            self._all_decided.set()
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Hold the running cell until a person has decided every queued set (or `timeout` seconds pass); returns
+        how many are left. Where no person can click (papermill, a script) it raises one line saying what to do
+        instead, rather than waiting forever or letting the next cell build a dataset without the person."""
+        from ..review import _clicks_on_a_subshell, headless_reason
+
+        if self.left == 0:
+            return 0
+        reason = headless_reason()
+        if reason is not None:
+            raise MoranbError(f"{self.left} queued set(s) wait for a person and none can click here ({reason}); "
+                              f"settle them with a policy (moranb.data.resolve_queue(..., policy='judge_a')) or a "
+                              f"decisions file, or open the notebook in JupyterLab")
+        self.status.value = f"<i>waiting for your decisions ({self.left} left); the next cells run after the last</i>"
+        with _clicks_on_a_subshell([*self.pick_buttons, self.discard_button, self.back_button]):
+            self._all_decided.wait(timeout)
+        return self.left
 
     def _back(self):
         if self.index > 0:
@@ -99,12 +129,9 @@ class FilterPanel:
                                      f"({html.escape(one_line(exc))})</span>")
             tiles.append(widgets.VBox([widgets.HTML(f"<b>Candidate {k + 1}</b>"), video]))
         self.body.children = (widgets.HTML(f"<ul>{judges}</ul>"), widgets.HBox(tiles))
-        self.pick_buttons = []
-        for k in range(len(s.candidates)):
-            button = widgets.Button(description=f"Pick {k + 1}", button_style="success", disabled=k in missing)
-            button.on_click(lambda _, k=k: self._decide("pick", k))
-            self.pick_buttons.append(button)
-        self.buttons.children = (*self.pick_buttons, self.discard_button, self.back_button)
+        for k, button in enumerate(self.pick_buttons):
+            button.disabled = k in missing
+        self.buttons.children = (*self.pick_buttons[:len(s.candidates)], self.discard_button, self.back_button)
         done = self.decided.get(s.id)
         self.status.value = ("undecided" if done is None else
                              f"decided: {'pick ' + str(done.pick + 1) if done.pick is not None else 'discard'} "

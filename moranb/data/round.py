@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ..agents import PromptAgent
 from ..agents.judge import CRITERIA, Judge, Judgement

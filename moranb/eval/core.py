@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..deps import need_vbench
 from ..errors import InputError, ModelNotAvailableError
 
 BACKENDS = ("vbench", "offline")
@@ -47,9 +48,13 @@ def too_short(metric: str, backend: str, frames: int, need: int = 2) -> Score | 
     return None
 
 
-def check_backend(backend: str) -> str:
+def check_backend(backend: str, vbench: bool = True) -> str:
+    """`backend`, checked; and, where the metric runs VBench's own functions (both backends do, but for the few
+    computed on pixels alone), that VBench's code is installed."""
     if backend not in BACKENDS:
         raise InputError(f"unknown evaluation backend '{backend}'; choose 'vbench' (real backbones) or 'offline'")
+    if vbench:
+        need_vbench()
     return backend
 
 

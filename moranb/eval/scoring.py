@@ -228,7 +228,7 @@ def plugin_scores(entry: Entry, wanted) -> dict[str, Score]:
 def evaluate(videos, metrics=None, backend: str = "offline", out=None, backbones: Backbones | None = None,
              progress: bool = True) -> dict:
     """Score `videos` (see `entries`); write the results JSON to `out` when given."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     check_backend(backend)
     wanted = ((metrics,) if isinstance(metrics, str) else tuple(metrics)) if metrics else METRICS

@@ -130,7 +130,7 @@ def suite_videos(folder) -> tuple[Path, dict[str, list[Path]]]:
 def evaluate_suite(folder, backend: str = "offline", dimensions=None, out=None, backbones: Backbones | None = None,
                    progress: bool = True) -> dict:
     """Score `folder` (see `suite_videos`) under VBench's protocol; write the results JSON to `out` when given."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     check_backend(backend)
     suite = vbench_suite()

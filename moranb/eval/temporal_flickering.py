@@ -14,7 +14,7 @@ NAME = "temporal_flickering"
 
 
 def temporal_flickering(video, backend: str = "offline", backbones=None) -> Score:
-    check_backend(backend)
+    check_backend(backend, vbench=False)  # pixels alone
     if short := too_short(NAME, backend, video.num_frames):
         return short
     frames = video.frames.astype(np.float32)

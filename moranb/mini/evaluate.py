@@ -92,7 +92,7 @@ def sample_grid(images: np.ndarray, columns: int = 8, scale: int = 6):
 
 
 def _steps(items, progress: bool, what: str):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(items, desc=what, disable=not progress, leave=False)
 

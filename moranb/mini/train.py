@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args) -> int:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     args.out.mkdir(parents=True, exist_ok=True)
     trainer = TRAINERS[args.agent](args.out, args.seed, args.steps, args.vae_steps, args.batch, args.lr,

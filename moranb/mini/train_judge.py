@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=24)
     parser.add_argument("--checkpoint-every", type=int, default=250)
     args = parser.parse_args(argv)
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     args.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)

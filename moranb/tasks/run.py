@@ -64,6 +64,11 @@ def fingerprint(value) -> dict:
     return value
 
 
+def _preview(value):
+    """What a reviewer sees of a stage's value (a segmented video joined: done once, kept with it)."""
+    return value.video if isinstance(value, SegmentedVideo) else value
+
+
 class Run:
     def __init__(self, task: str, profile: Profile, seed: int, inputs: dict, out_dir=None, review=None):
         seed = check_seed(seed)  # before the folder is made: a bad seed creates nothing
@@ -92,19 +97,26 @@ class Run:
         """
         base = self._stage_path(name)
         kept = stages.load(base) if base is not None else None
+        again = False
         if kept is not None:
-            self.reused.append(name)
-            self.decisions.extend(stages.load_decisions(base))
-            return kept
+            earlier = stages.load_decisions(base)
+            asker = getattr(self.review, "reused", None) if seeded else None
+            again = bool(asker and asker(name, _preview(kept), earlier))
+            if not again:
+                self.reused.append(name)
+                self.decisions.extend(earlier)
+                return kept
         tries = MAX_TRIES if (seeded and self.review is not None) else 1
         decisions = []
         for attempt in range(1, tries + 1):
             seed = retry_seed(self.seed, attempt)
-            value = self._make(name, lambda: make(seed) if seeded else make())
+            if again and attempt == 1:  # the person reviews the kept try again, as it was made
+                value = kept
+            else:
+                value = self._make(name, lambda: make(seed) if seeded else make())
             if self.review is None or not seeded:
                 break
-            preview = value.video if isinstance(value, SegmentedVideo) else value  # joined once, kept with it
-            answer = check_answer(self.review(name, preview, attempt), name)
+            answer = check_answer(self.review(name, _preview(value), attempt), name)
             decisions.append({"stage": name, "attempt": attempt, "seed": seed, **answer})
             if answer["decision"] != "regenerate":  # approved, or no one answered ("timeout"): keep this try
                 break

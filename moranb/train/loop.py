@@ -212,7 +212,7 @@ class FineTuner:
         """Every sample's inputs for every agent, encoded once and kept in `<dataset>/.encoded/` (keyed by the
         model, the settings and the dataset), so another run on the same dataset does not encode again."""
         from safetensors.torch import load_file, save_file
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         from ..io import atomic_path
 
@@ -325,7 +325,7 @@ class FineTuner:
     def run(self, stop_after: int | None = None) -> TrainResult:
         """Train to the last step (or to `stop_after` steps: an interruption, for tests), checkpointing on the way,
         then export the EMA weights as adapters."""
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         cfg = self.config
         end = self.total_steps if stop_after is None else min(stop_after, self.total_steps)

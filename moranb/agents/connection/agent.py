@@ -29,14 +29,31 @@ class ConnectionAgent:
 
     @property
     def pipe(self):
+        """The pipeline; with offload "sequential" without its T5-XXL text encoder (see `encode`)."""
         from diffusers import LTXConditionPipeline
         from diffusers.utils import logging
 
         # The pipeline hands its scheduler explicit timesteps on every call, which the scheduler warns about each
         # time; the schedule is the one LTX-Video was trained with, so the warning says nothing here.
         logging.get_logger("diffusers.schedulers.scheduling_flow_match_euler_discrete").setLevel(logging.ERROR)
+        alone = {"text_encoder": None} if self.profile.offload == "sequential" else {}
         return models.load(LTXConditionPipeline, self.profile.connection.model, self.profile, "connection",
-                           tiny_builds=BUILDS)
+                           tiny_builds=BUILDS, **alone)
+
+    def encode(self, prompt: str) -> dict:
+        """The prompt's and the negative prompt's T5 embeddings, by the text encoder loaded alone (offload
+        "sequential": LTX-Video's T5-XXL, 9-11 GiB in float16, and its transformer do not fit a 15 GiB GPU together;
+        one after the other they do). The same embeddings the whole pipeline computes (tests compare the frames)."""
+        from diffusers import LTXConditionPipeline
+
+        p = self.profile
+        encoder = models.load(LTXConditionPipeline, p.connection.model, p.replace(adapters=None), "connection",
+                              tiny_builds=BUILDS, transformer=None, vae=None)
+        embeds, mask, negative, negative_mask = encoder.encode_prompt(
+            prompt, NEGATIVE_PROMPT, do_classifier_free_guidance=p.connection.guidance_scale > 1.0,
+            device=p.device)
+        return {"prompt_embeds": embeds, "prompt_attention_mask": mask, "negative_prompt_embeds": negative,
+                "negative_prompt_attention_mask": negative_mask}
 
     def __call__(self, last_frame, first_frame, seed: int = 0, prompt: str | None = None,
                  num_frames: int | None = None) -> Video:
@@ -51,10 +68,12 @@ class ConnectionAgent:
         if num_frames < 9 or (num_frames - 1) % 8:
             raise InputError(f"connection frames must be 8k+1 and at least 9 (LTX-Video); got {num_frames}")
         width, height = check_size(start.width, start.height, p.connection.size_multiple, "LTX-Video")
+        text = self.encode(prompt or p.connection.prompt) if p.offload == "sequential" else \
+            {"prompt": prompt or p.connection.prompt, "negative_prompt": NEGATIVE_PROMPT}
         out = self.pipe(
             conditions=[LTXVideoCondition(image=start, frame_index=0),
                         LTXVideoCondition(image=end, frame_index=num_frames - 1)],
-            prompt=prompt or p.connection.prompt, negative_prompt=NEGATIVE_PROMPT, width=width, height=height,
+            **text, width=width, height=height,
             num_frames=num_frames, frame_rate=p.fps, num_inference_steps=p.connection.steps,
             guidance_scale=p.connection.guidance_scale, generator=torch.Generator("cpu").manual_seed(seed),
             output_type="np",

@@ -8,7 +8,7 @@ segment). Segment k uses seed + k.
 from __future__ import annotations
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ... import models
 from ...checks import check_count, check_size

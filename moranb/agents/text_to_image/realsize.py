@@ -41,6 +41,12 @@ ARCHITECTURES: dict[str, dict[str, Part]] = {
         "vae": Part(f"{D}:AutoencoderKL", dict(SD_VAE, sample_size=1024, scaling_factor=0.13025, force_upcast=True),
                     "SDXL VAE"),
     },
+    # The fp16-safe SDXL VAE (the `colab` profile's): SDXL's VAE architecture, finetuned so that it does not overflow
+    # in float16, hence no force_upcast (its config.json: sample_size 512, force_upcast false).
+    "madebyollin/sdxl-vae-fp16-fix": {
+        "vae": Part(f"{D}:AutoencoderKL", dict(SD_VAE, sample_size=512, scaling_factor=0.13025, force_upcast=False),
+                    "SDXL VAE, fp16-fixed"),
+    },
     # The refiner's own text_encoder_2 and VAE are the base's (the agent passes the base's to it, as SDXL's card
     # does), so only its UNet is loaded.
     "stabilityai/stable-diffusion-xl-refiner-1.0": {
@@ -57,6 +63,8 @@ def check_text_to_image(profile) -> list[str]:
     src, dtype = profile.text_to_image.model.source, dtype_of(profile, "text_to_image")
     w, h = profile.width, profile.height
     comp = {name: build(ARCHITECTURES, src, name, dtype) for name in ("unet", "text_encoder", "text_encoder_2", "vae")}
+    if profile.text_to_image.vae is not None:  # a VAE in place of the base's own (the fp16-safe one)
+        comp["vae"] = build(ARCHITECTURES, profile.text_to_image.vae.source, "vae", dtype)
     base = StableDiffusionXLPipeline(tokenizer=clip_tokenizer(), tokenizer_2=clip_tokenizer(pad_token="!"),
                                      scheduler=EulerDiscreteScheduler(), force_zeros_for_empty_prompt=True,
                                      add_watermarker=False, **comp)
