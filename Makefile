@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --quiet -e ".[test]"
 	# VBench and pyiqa without their stale pins (moranb/deps.py says why); quiet, no resolver errors.
 	$(PY) -m moranb.deps
+	# JupyterLab saves widget state with a notebook (a reopened one shows its widgets, not "model not found").
+	$(PY) -m moranb.suite lab-settings
 	# Committed notebooks stay without outputs, whatever JupyterLab saved: nbstripout as this clone's git filter
 	# (.git/info/attributes; a copy without git skips it).
 	if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install; fi

@@ -86,6 +86,23 @@ def strip(paths) -> list[Path]:
     return changed
 
 
+# JupyterLab settings `make setup` gives the venv's JupyterLab (its overrides.json): widget state is saved with the
+# notebook, so a reopened notebook shows its widgets' last state instead of "Error displaying widget: model not found".
+LAB_OVERRIDES = {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True}}
+
+
+def lab_settings(prefix=None) -> Path:
+    """Write `LAB_OVERRIDES` into `<prefix>/share/jupyter/lab/settings/overrides.json` (default: this Python's
+    environment, where `make lab` finds it), keeping any other overrides there."""
+    path = Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    for plugin, values in LAB_OVERRIDES.items():
+        current[plugin] = {**current.get(plugin, {}), **values}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def repository(project: Path = PROJECT) -> str:
     """The project's public address: `Repository` in pyproject.toml's [project.urls]."""
     import tomllib
@@ -157,6 +174,9 @@ def command(args: argparse.Namespace) -> int:
         for path in found:
             print(f"{path}: has outputs; run `make strip`", file=sys.stderr)
         return 1 if found else 0
+    if args.command == "lab-settings":
+        print(f"wrote {lab_settings()}")
+        return 0
     if args.command == "install-cells":
         for path in install_cells():
             print(f"rewrote {path}")
@@ -175,6 +195,7 @@ def main(argv=None) -> int:
     rep.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 05")
     sub.add_parser("check", help="fail if a notebook holds outputs")
     sub.add_parser("strip", help="remove outputs from the notebooks")
+    sub.add_parser("lab-settings", help="JupyterLab settings for this environment (widget state saved with notebooks)")
     sub.add_parser("install-cells", help="rewrite each notebook's install cell and the README's Colab badges from "
                                          "[project.urls]")
     args = parser.parse_args(argv)

@@ -173,6 +173,9 @@ def lab(tmp_path_factory):
     playwright_api = pytest.importorskip("playwright.sync_api", reason="`make setup` installs playwright (test extra)")
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} is missing; `make test` installs Debian's chromium")
+    from moranb.suite import lab_settings
+
+    lab_settings()  # what `make setup` gives the venv's JupyterLab (widget state saved with a notebook)
     base = tmp_path_factory.mktemp("lab")
     root, home = base / "root", base / "home"
     dirs = {name: base / name for name in ("config", "data", "runtime", "settings", "workspaces", "ipython")}
@@ -341,3 +344,46 @@ def test_the_filter_panel_shows_mini_videos_large_and_playing(lab, tmp_path):
     lab.click("Pick 2")
     line = json.loads(wait_for_lines(here / "decisions.jsonl", 1)[-1])
     assert (line["set"], line["decision"], line["pick"], line["by"]) == ("r01-s000", "pick", 1, "person")
+
+
+def test_run_all_of_notebook_08_waits_for_the_person_and_reopens_without_widget_errors(lab):
+    """Notebook 08 as a person runs it in JupyterLab, from a clone's notebooks/ folder: "Run All" stops at the panel
+    until every queued set is decided by a click, then goes on; the run lands in the project's outputs/ (not
+    notebooks/outputs/); saved and reopened after its kernel is gone, no output reads "Error displaying widget"."""
+    import nbformat
+
+    from moranb.suite import NOTEBOOKS, PROJECT
+
+    project = lab.root / "clone"  # the project's folder as a clone has it: pyproject.toml beside notebooks/
+    (project / "notebooks").mkdir(parents=True)
+    (project / "pyproject.toml").write_text((PROJECT / "pyproject.toml").read_text())
+    nb = nbformat.read(NOTEBOOKS / "08_data_free_training.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    # seed 0 with 2 prompts x 2 candidates: the tiny judges disagree on both sets, so both wait for a person
+    cell.source += '\nhuman = "panel"\nprompts = 2\ncandidates = 2\nseed = 0'
+    nbformat.write(nb, project / "notebooks" / "08.ipynb")
+    here = project / "outputs" / "tiny" / "08_data_free_training"
+    page = lab.open("clone/notebooks/08.ipynb", timeout=300)
+    lab.run_all()
+    lab.button("Pick 1").wait_for(timeout=300_000)  # the round is made, the panel shows the first queued set
+    time.sleep(3)
+    assert page.locator(".jp-OutputArea-output", has_text="samples in").count() == 0  # the dataset cell waits
+    assert not (project / "outputs" / "tiny" / "08_data_free_training.json").exists()
+    lab.click("Pick 1")
+    wait_for_lines(here / "round-01" / "decisions.jsonl", 1)
+    lab.click("Pick 2")
+    decisions = [json.loads(line) for line in wait_for_lines(here / "round-01" / "decisions.jsonl", 2)]
+    assert [(d["pick"], d["by"]) for d in decisions] == [(0, "person"), (1, "person")]
+    lab.wait_for_output("recorded", timeout=120)  # the last cell ran: Run All went on after the last click
+    record = json.loads((project / "outputs" / "tiny" / "08_data_free_training.json").read_text())
+    assert record["human"] == "panel" and record["samples"] == 2
+    assert not (project / "notebooks" / "outputs").exists()  # outputs/ of the project, wherever it was opened
+    # save, let the kernel go, reopen: the progress is text and the panel's widgets were saved with it
+    page.keyboard.press("Control+s")
+    wait_for(lambda: lab.api("GET", "/api/contents/clone/notebooks/08.ipynb")["content"]["metadata"].get("widgets"),
+             30, "the notebook to be saved with its widget state")
+    page = lab.open("clone/notebooks/08.ipynb", timeout=120)  # shuts the kernel down first
+    page.locator(".jp-OutputArea-output").first.wait_for()
+    time.sleep(3)
+    assert page.get_by_text("Error displaying widget").count() == 0
+    assert page.locator(".jp-OutputArea-output", has_text="All 2 queued sets are decided").count() >= 1

@@ -244,3 +244,17 @@ def test_the_panel_shows_a_deleted_candidate_as_one_line_and_it_cannot_be_picked
     panel.pick_buttons[0].click()  # the candidate that can be seen is still picked
     assert data.read_decisions(round1.dir)[queued.id].pick == 0
     assert listing(tmp_path, d) == before
+
+
+def test_the_panel_waiting_for_a_person_where_none_can_click_is_one_line(round1, tmp_path):
+    """Run headless (a script, papermill), `panel.wait()` must not hang nor let the next cell build a dataset without
+    the person: it raises one line that says what to do; once every set is decided it returns at once."""
+    from moranb.errors import MoranbError
+
+    panel = data.FilterPanel(round1.dir)
+    with pytest.raises(MoranbError, match=r"1 queued set\(s\) wait for a person and none can click here "
+                                          r"\(not running in a Jupyter kernel\); settle them with a policy"):
+        panel.wait(timeout=1)
+    assert data.read_decisions(round1.dir) == {}  # nothing decided for the person
+    panel.pick_buttons[1].click()
+    assert panel.left == 0 and panel.wait(timeout=1) == 0 and panel._all_decided.is_set()

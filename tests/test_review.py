@@ -197,3 +197,36 @@ def test_a_resumed_run_keeps_the_reviewed_stages_and_their_decisions(tiny, tmp_p
     assert again.decisions == [{**d, "reused": True} for d in first.decisions] and len(again.decisions) == 3
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["review"] == again.decisions
+
+
+@pytest.mark.slow
+def test_a_rerun_asks_a_reviewer_that_can_and_reviews_a_reused_stage_again(tiny, tmp_path):
+    """A rerun that finds reviewed stages says so to a reviewer with a `reused` hook (the widget's Keep / Review
+    again); "review again" shows the kept try first, as it was made, and a regenerate makes a new one."""
+    kwargs = dict(profile=tiny, seed=2, segments=1, frames_per_segment=2, out_dir=tmp_path / "run")
+    first = tasks.text_to_video("a fox", review="approve", **kwargs)
+
+    class Again:
+        def __init__(self):
+            self.told, self.asked = [], []
+
+        def reused(self, stage, artifact, decisions):
+            self.told.append((stage, [d["decision"] for d in decisions]))
+            return stage == "text_to_image"
+
+        def __call__(self, stage, artifact, attempt):
+            self.asked.append((stage, attempt, np.asarray(artifact if stage == "text_to_image" else artifact.frames)))
+            return "regenerate" if (stage, attempt) == ("text_to_image", 1) else "approve"
+
+    reviewer = Again()
+    again = tasks.text_to_video("a fox", review=reviewer, **kwargs)
+    assert reviewer.told == [("text_to_image", ["approve"])]  # the video was made from the old frame: made anew
+    assert reviewer.asked[0][:2] == ("text_to_image", 1)
+    assert np.array_equal(reviewer.asked[0][2], np.asarray(first.first_frame))  # the kept try, shown again
+    t2i = [d for d in again.decisions if d["stage"] == "text_to_image"]
+    assert [d["decision"] for d in t2i] == ["regenerate", "approve"] and not any(d.get("reused") for d in t2i)
+    assert not np.array_equal(np.asarray(again.first_frame), np.asarray(first.first_frame))  # a new try kept
+    assert again.reused == ["enhance_prompt"]
+    # the video is made anew from the new frame, and reviewed as a new try
+    assert ("image_to_video", 1) in [a[:2] for a in reviewer.asked]
+    assert not np.array_equal(again.video.frames, first.video.frames)

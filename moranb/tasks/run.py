@@ -80,6 +80,7 @@ class Run:
             clean_output_dir(self.out_dir)  # a killed run's half-published outputs and partial files
         self.timer = Timer()
         self.reused: list[str] = []
+        self.remade = False  # a stage was made in this run (not reused): every later one is made too
         self.decisions: list[dict] = []
         identity = {"task": task, "inputs": self.inputs, "seed": seed, "profile": dataclasses.asdict(profile)}
         self.adapters = None
@@ -96,7 +97,9 @@ class Run:
         MAX_TRIES times, and each decision is recorded (with who made it, where the reviewer says).
         """
         base = self._stage_path(name)
-        kept = stages.load(base) if base is not None else None
+        # Once a stage is made anew (a person asked to review a kept one again), the stages after it are made anew
+        # too: they were made from the old one.
+        kept = stages.load(base) if base is not None and not self.remade else None
         again = False
         if kept is not None:
             earlier = stages.load_decisions(base)
@@ -121,6 +124,7 @@ class Run:
             if answer["decision"] != "regenerate":  # approved, or no one answered ("timeout"): keep this try
                 break
         self.decisions.extend(decisions)
+        self.remade = True
         if base is not None:
             stages.keep(base, value, decisions)
         return value
