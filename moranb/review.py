@@ -237,33 +237,18 @@ class WidgetReviewer:
         self.min_width = min_width
 
     def __call__(self, stage, artifact, attempt) -> dict:
-        reason = headless_reason()
-        try:
-            import ipywidgets as widgets
-            from IPython import get_ipython
-            from IPython.display import display
-        except ImportError:
+        if not _in_a_kernel():  # a script or a terminal: nothing to show
             return {"decision": "approve", "by": BY_HEADLESS}
-        if getattr(get_ipython(), "kernel", None) is None:  # a script or a terminal: nothing to show
+        shown = self._ask(f"<b>{stage}</b>, try {attempt} of {MAX_TRIES}", artifact, "approved automatically",
+                          (("Approve", "success", "check"), ("Regenerate", "warning", "refresh")),
+                          f"waiting for a click (at most {self.timeout:g} s)")
+        if shown is None:
             return {"decision": "approve", "by": BY_HEADLESS}
-        label = widgets.HTML(f"<b>{stage}</b>, try {attempt} of {MAX_TRIES}")
-        preview = self._preview(artifact)
-        picture = widgets.Image(value=png_bytes(preview), format="png", width=preview.width)  # not stretched
-        if reason is not None:
-            display(widgets.VBox([label, picture, widgets.HTML(f"<i>approved automatically: {reason}</i>")]))
-            return {"decision": "approve", "by": BY_HEADLESS}
-        approve = widgets.Button(description="Approve", button_style="success", icon="check")
-        regenerate = widgets.Button(description="Regenerate", button_style="warning", icon="refresh")
-        status = widgets.HTML(f"<i>waiting for a click (at most {self.timeout:g} s)</i>")
-        display(widgets.VBox([label, picture, widgets.HBox([approve, regenerate]), status]))
-        try:
-            clicked = wait_for_click([approve, regenerate], self.timeout)
-        finally:  # also on an interrupt: a stale widget must not look clickable
-            approve.disabled = regenerate.disabled = True
+        clicked, status = shown
         if clicked is None:
             status.value = f"<i>no answer in {self.timeout:g} s: this try is kept (recorded as timeout)</i>"
             return {"decision": "timeout", "by": f"no one (waited {self.timeout:g} s)"}
-        decision = "approve" if clicked is approve else "regenerate"
+        decision = ("approve", "regenerate")[clicked]
         status.value = "<b>approved</b>" if decision == "approve" else "<b>regenerating with a new seed</b>"
         return {"decision": decision, "by": BY_PERSON}
 
@@ -271,34 +256,42 @@ class WidgetReviewer:
         """A rerun found `stage` made (and reviewed, `decisions`) by an earlier run: show it and say so, with Keep /
         Review again buttons; True when the person asks to review it again. Where no person can click: kept, and
         the notebook says so in a line."""
-        try:
-            import ipywidgets as widgets
-            from IPython import get_ipython
-            from IPython.display import display
-        except ImportError:
-            return False
-        if getattr(get_ipython(), "kernel", None) is None:
+        if not _in_a_kernel():
             return False
         before = "; ".join(f"try {d.get('attempt')}: {d.get('decision')} by {d.get('by')}" for d in decisions) \
             or "not reviewed"
-        label = widgets.HTML(f"<b>{stage}</b> is reused from an earlier run of the same task, seed and profile "
-                             f"({before})")
+        shown = self._ask(f"<b>{stage}</b> is reused from an earlier run of the same task, seed and profile "
+                          f"({before})", artifact, "kept",
+                          (("Keep", "success", "check"), ("Review again", "warning", "refresh")),
+                          f"waiting for a click (at most {self.timeout:g} s; then it is kept)")
+        if shown is None:
+            return False
+        clicked, status = shown
+        status.value = "<b>reviewing it again</b>" if clicked == 1 else "<b>kept</b>"
+        return clicked == 1
+
+    def _ask(self, label: str, artifact, headless: str, choices, waiting: str):
+        """`label`, the artifact's preview (`_preview`) and a button per choice (description, style, icon); the cell
+        waits for a click (`wait_for_click`, at most `timeout`). Returns (the index clicked or None, the status
+        line), or None where no person can click (shown with `headless` and the reason)."""
+        import ipywidgets as widgets
+        from IPython.display import display
+
         preview = self._preview(artifact)
-        picture = widgets.Image(value=png_bytes(preview), format="png", width=preview.width)
+        parts = [widgets.HTML(label), widgets.Image(value=png_bytes(preview), format="png", width=preview.width)]
         reason = headless_reason()
         if reason is not None:
-            display(widgets.VBox([label, picture, widgets.HTML(f"<i>kept: {reason}</i>")]))
-            return False
-        keep = widgets.Button(description="Keep", button_style="success", icon="check")
-        again = widgets.Button(description="Review again", button_style="warning", icon="refresh")
-        status = widgets.HTML(f"<i>waiting for a click (at most {self.timeout:g} s; then it is kept)</i>")
-        display(widgets.VBox([label, picture, widgets.HBox([keep, again]), status]))
+            display(widgets.VBox([*parts, widgets.HTML(f"<i>{headless}: {reason}</i>")]))
+            return None
+        buttons = [widgets.Button(description=d, button_style=style, icon=icon) for d, style, icon in choices]
+        status = widgets.HTML(f"<i>{waiting}</i>")
+        display(widgets.VBox([*parts, widgets.HBox(buttons), status]))
         try:
-            clicked = wait_for_click([keep, again], self.timeout)
-        finally:
-            keep.disabled = again.disabled = True
-        status.value = "<b>reviewing it again</b>" if clicked is again else "<b>kept</b>"
-        return clicked is again
+            clicked = wait_for_click(buttons, self.timeout)
+        finally:  # also on an interrupt: a stale widget must not look clickable
+            for button in buttons:
+                button.disabled = True
+        return (None if clicked is None else buttons.index(clicked)), status
 
     def _preview(self, artifact):
         from PIL import Image
@@ -310,6 +303,16 @@ class WidgetReviewer:
             scale = -(-self.min_width // image.width)
             image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
         return image
+
+
+def _in_a_kernel() -> bool:
+    """Whether widgets can be shown here: a Jupyter kernel with ipywidgets (clicks are `headless_reason`'s)."""
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 def as_reviewer(review):
