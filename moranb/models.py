@@ -205,8 +205,8 @@ def load(cls, model: Model, profile: Profile, field: str, tiny_builds: TinyBuild
 
         check_device(profile)
         dtype = model.torch_dtype(profile)
-        direct = {"device_map": profile.device} if profile.offload == "sequential" and profile.device != "cpu" else {}
-        pipe = from_pretrained(cls, model, field, tiny_builds=tiny_builds, dtype=dtype, **direct, **components)
+        pipe = from_pretrained(cls, model, field, tiny_builds=tiny_builds, dtype=dtype, **_straight_to(profile),
+                               **components)
         if adapted:
             adapters.apply_adapters(pipe, field, profile)
         offload = profile.offload
@@ -268,7 +268,13 @@ def load_model(cls, model: Model, profile: Profile, field: str):
     """One model (not a pipeline) of class `cls`, e.g. a VAE that replaces a pipeline's own; placed by the pipeline
     it joins."""
     return cached((cls.__name__, model, profile.device, profile.dtype),
-                  lambda: from_pretrained(cls, model, field, dtype=model.torch_dtype(profile)))
+                  lambda: from_pretrained(cls, model, field, dtype=model.torch_dtype(profile), **_straight_to(profile)))
+
+
+def _straight_to(profile: Profile) -> dict:
+    """With offload "sequential" on a GPU: load onto it from the memory-mapped safetensors (`device_map`), without a
+    copy in CPU memory; the pipeline so loaded refuses .to(), so a model joining it comes the same way."""
+    return {"device_map": profile.device} if profile.offload == "sequential" and profile.device != "cpu" else {}
 
 
 def _load_transformers(kind: str, preprocessor_cls, model_cls, model: Model, profile: Profile, field: str, place: str,
