@@ -567,6 +567,7 @@ def ship_why(results: dict, folder=None) -> dict:
                           f"{'equal' if results['captions'] == shipped['captions'] else 'differ'}; cells that differ: "
                           f"{', '.join(differ) or 'none'}); run the whole experiment and ship it with --ship")
     shipped["why"] = results["why"]
+    shipped["why_command"] = results["command"] + " --why --ship"
     write_results(shipped, folder)
     return shipped
 
