@@ -282,8 +282,11 @@ def _load_transformers(kind: str, preprocessor_cls, model_cls, model: Model, pro
     def build():
         check_device(profile)
         preprocessor = from_pretrained(preprocessor_cls, model, field, tiny_builds=tiny_builds)
-        network = from_pretrained(model_cls, model, field, dtype=model.torch_dtype(profile))
-        network.to(place).eval()
+        straight = _straight_to(profile) if place != "cpu" else {}  # the prompt LLM with sequential: no CPU copy
+        network = from_pretrained(model_cls, model, field, dtype=model.torch_dtype(profile), **straight)
+        if not straight:
+            network.to(place)
+        network.eval()
         return preprocessor, network
 
     return cached((kind, model, profile.device, profile.dtype), build, alone=profile.offload == "sequential")
