@@ -143,11 +143,10 @@ def show_image(image, title: str | None = None, width: int = 384):
     visible."""
     from IPython.display import HTML, Image as IPImage
 
-    if isinstance(image, (str, Path)):
-        from PIL import Image
+    if isinstance(image, (str, os.PathLike)):
+        from .video import read_image  # a missing or unreadable file is one line
 
-        with Image.open(image) as opened:
-            image = opened.copy()
+        image = read_image(image)
     if image.width < width:
         from PIL import Image
 
