@@ -74,9 +74,13 @@ class ImageToImageSettings:
 
 @dataclass(frozen=True)
 class ImageToVideoSettings:
-    """SVD (`moranb.agents.image_to_video`): a long video is `segments` segments of `frames_per_segment` frames."""
+    """SVD or Wan (`moranb.agents.image_to_video`): a long video is `segments` segments of `frames_per_segment`
+    frames."""
 
     model: Model
+    # The diffusers pipeline `model` is: "StableVideoDiffusionPipeline" (SVD: image only, the settings below) or
+    # "WanImageToVideoPipeline" (Wan 2.2 I2V-A14B, TI2V-5B: image and prompt, `guidance_scale`; 4k+1 frames).
+    pipeline: str = "StableVideoDiffusionPipeline"
     frames_per_segment: int = 25
     segments: int = 3
     steps: int = 25
@@ -91,13 +95,26 @@ class ImageToVideoSettings:
     # 13.5 GiB at 12 frames, 9.0 at 8), and 8 is what diffusers' SVD example uses. SVD's temporal VAE has no
     # slicing or tiling: this is its memory setting.
     decode_chunk_size: int = 8
+    # Wan: classifier-free guidance on the prompt, and what a segment is asked to show where its task gives no
+    # prompt (an extension without one).
+    guidance_scale: float = 5.0
+    prompt: str = "natural, smooth motion"
+    # VACE (Wan 2.1 VACE, `WanVACEPipeline`): where named, extension and editing can take the route "vace": a
+    # video made around frames it is given (the input's last `vace_context` frames; the edited first frame with
+    # the input's frames under the mask), instead of the paper's route from one frame. None: first-frame only.
+    vace: Model | None = None
+    vace_context: int = 8
 
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """LTX-Video conditioned on a first and a last frame (`moranb.agents.connection`); frames must be 8k+1."""
+    """A model conditioned on a first and a last frame (`moranb.agents.connection`): LTX-Video (frames 8k+1) or a
+    Wan model (frames 4k+1)."""
 
     model: Model
+    # The diffusers pipeline `model` is: "LTXConditionPipeline" (LTX-Video), "WanImageToVideoPipeline" (Wan 2.1
+    # FLF2V-14B, given `last_image`) or "WanVACEPipeline" (Wan 2.1 VACE, the two frames kept by its mask).
+    pipeline: str = "LTXConditionPipeline"
     frames: int = 17  # made; the two given frames are dropped from them
     steps: int = 40
     guidance_scale: float = 3.0
@@ -127,7 +144,8 @@ ROLE_SETTINGS = {"prompt": PromptSettings, "text_to_image": TextToImageSettings,
 MODELS = {"llm": ("prompt", "model"), "text_to_image": ("text_to_image", "model"),
           "refiner": ("text_to_image", "refiner"), "sdxl_vae": ("text_to_image", "vae"),
           "image_to_image": ("image_to_image", "model"), "image_to_video": ("image_to_video", "model"),
-          "connection": ("connection", "model"), "judge_a": ("judge", "a"), "judge_b": ("judge", "b")}
+          "vace": ("image_to_video", "vace"), "connection": ("connection", "model"), "judge_a": ("judge", "a"),
+          "judge_b": ("judge", "b")}
 
 
 @dataclass(frozen=True)
@@ -285,6 +303,46 @@ def colab_profile() -> Profile:
     )
 
 
+def wan_profile() -> Profile:
+    """Mora on today's open video models, for one 80 GB GPU (A100/H100 80 GB; `moranb plan --profile wan --gpu-gb
+    80`): Wan 2.2 I2V-A14B animates (two 14B experts, high and low noise), Wan 2.1 FLF2V-14B connects (first and last
+    frame), Wan 2.1 VACE-14B extends and edits (route "vace"); SDXL and InstructPix2Pix keep the image roles and
+    Qwen2.5-7B-Instruct writes the prompts. The Wan models in bfloat16 as published, 1280x720 at 16 fps (Wan's
+    720p), 81 frames a segment; one model on the GPU at a time (model offload: a 14B expert is 27 GiB)."""
+    wan = dict(dtype="bfloat16")
+    return full_profile().replace(
+        name="wan",
+        prompt=dict(model=Model("Qwen/Qwen2.5-7B-Instruct")),
+        image_to_video=ImageToVideoSettings(
+            Model("Wan-AI/Wan2.2-I2V-A14B-Diffusers", **wan), pipeline="WanImageToVideoPipeline",
+            frames_per_segment=81, segments=2, steps=40, guidance_scale=3.5,
+            vace=Model("Wan-AI/Wan2.1-VACE-14B-diffusers", **wan)),
+        connection=ConnectionSettings(Model("Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", **wan),
+                                      pipeline="WanImageToVideoPipeline", frames=33, steps=40, guidance_scale=5.0,
+                                      size_multiple=16),
+        width=1280, height=720, fps=16, size_multiple=16,
+        offload="model", vae_tiling=True,
+    )
+
+
+def wan16_profile() -> Profile:
+    """Mora on today's open video models, for a 16 GB consumer GPU (`moranb plan --profile wan16 --gpu-gb 16`): Wan
+    2.2 TI2V-5B animates (the Wan 2.2 VAE, 16x), Wan 2.1 VACE-1.3B connects, extends and edits; `lowvram`'s image
+    roles, prompt LLM and judges. 832x480 at 16 fps, 81 frames a segment, model offload and VAE tiling."""
+    wan = dict(dtype="bfloat16")
+    return lowvram_profile().replace(
+        name="wan16",
+        image_to_video=ImageToVideoSettings(
+            Model("Wan-AI/Wan2.2-TI2V-5B-Diffusers", **wan), pipeline="WanImageToVideoPipeline",
+            frames_per_segment=81, segments=2, steps=40, guidance_scale=5.0,
+            vace=Model("Wan-AI/Wan2.1-VACE-1.3B-diffusers", **wan)),
+        connection=ConnectionSettings(Model("Wan-AI/Wan2.1-VACE-1.3B-diffusers", **wan), pipeline="WanVACEPipeline",
+                                      frames=33, steps=40, guidance_scale=5.0, size_multiple=16),
+        width=832, height=480, fps=16, size_multiple=32,
+        vae_tiling=True,
+    )
+
+
 def tiny_profile(root: str | os.PathLike | None = None) -> Profile:
     """The tiny models under `root` (default `moranb.tiny.tiny_root()`, where they are built on first load)."""
     root = Path(root) if root else tiny_root()
@@ -309,6 +367,32 @@ def tiny_profile(root: str | os.PathLike | None = None) -> Profile:
         height=64,
         fps=8,
         step_progress=False,
+    )
+
+
+def tiny_wan_profile(root: str | os.PathLike | None = None) -> Profile:
+    """`wan`'s classes at the tiny scale (random weights, a CPU, seconds): Wan 2.2 I2V's two experts, FLF2V (with
+    its CLIP image encoder), VACE; `tiny`'s image roles."""
+    root = Path(root) if root else tiny_root()
+    return tiny_profile(root).replace(
+        name="tiny-wan",
+        image_to_video=dict(model=Model(str(root / "wan-i2v-a14b")), pipeline="WanImageToVideoPipeline",
+                            frames_per_segment=9, segments=2, steps=3, vace=Model(str(root / "wan-vace")),
+                            vace_context=4),
+        connection=dict(model=Model(str(root / "wan-flf2v")), pipeline="WanImageToVideoPipeline", frames=9, steps=3,
+                        size_multiple=16),
+        size_multiple=16,
+    )
+
+
+def tiny_wan16_profile(root: str | os.PathLike | None = None) -> Profile:
+    """`wan16`'s classes at the tiny scale: TI2V (the Wan 2.2 VAE) and VACE."""
+    root = Path(root) if root else tiny_root()
+    return tiny_wan_profile(root).replace(
+        name="tiny-wan16",
+        image_to_video=dict(model=Model(str(root / "wan-ti2v-5b"))),
+        connection=dict(model=Model(str(root / "wan-vace")), pipeline="WanVACEPipeline"),
+        size_multiple=32,
     )
 
 
@@ -347,7 +431,8 @@ def mini_profile() -> Profile:
 
 
 PROFILES = {"tiny": tiny_profile, "mini": mini_profile, "full": full_profile, "lowvram": lowvram_profile,
-            "colab": colab_profile}
+            "colab": colab_profile, "wan": wan_profile, "wan16": wan16_profile, "tiny-wan": tiny_wan_profile,
+            "tiny-wan16": tiny_wan16_profile}
 
 
 def get_profile(profile: "str | Profile" = "tiny", **overrides) -> Profile:

@@ -76,6 +76,10 @@ class Video:
     def first_frame(self) -> Image.Image:
         return self.frame(0)
 
+    def images(self) -> list[Image.Image]:
+        """Every frame as a PIL image."""
+        return [self.frame(i) for i in range(len(self))]
+
     @property
     def last_frame(self) -> Image.Image:
         return self.frame(-1)

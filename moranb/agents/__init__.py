@@ -16,7 +16,7 @@ from .. import tiny as _tiny
 from . import connection, image_to_image, image_to_video, judge, prompt, text_to_image
 from .connection import ConnectionAgent
 from .image_to_image import ImageToImageAgent
-from .image_to_video import ImageToVideoAgent, SegmentedVideo
+from .image_to_video import ImageToVideoAgent, SegmentedVideo, wan_frames
 from .judge import CRITERIA, Judge, Judgement
 from .prompt import PromptAgent
 from .role import Role
@@ -45,4 +45,4 @@ def ensure_tiny_models(root: str | Path | None = None) -> Path:
 
 __all__ = ["CRITERIA", "ROLES", "TINY_MODELS", "TRAINERS", "ConnectionAgent", "ImageToImageAgent",
            "ImageToVideoAgent", "Judge", "Judgement", "PromptAgent", "Role", "SegmentedVideo", "TextToImageAgent",
-           "ensure_tiny_models"]
+           "ensure_tiny_models", "wan_frames"]

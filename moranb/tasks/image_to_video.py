@@ -37,7 +37,7 @@ def image_to_video(image, prompt: str, profile: "str | Profile" = "tiny", seed: 
     if edit:
         edited = first = run.stage("image_to_image", lambda s: ImageToImageAgent(profile)(fitted, prompt, seed=s),
                                    seeded=True)
-    clips = animate(run, profile, first, segments, frames, motion_of(profile, prompt))
+    clips = animate(run, profile, first, segments, frames, motion_of(profile, prompt), prompt)
     result = TaskResult("image_to_video", clips.video, prompt=prompt, first_frame=first, edited_frame=edited,
                         segments=list(clips.segments), conditioning=list(clips.conditioning), notes=notes)
     return run.finish(result, caption=prompt)

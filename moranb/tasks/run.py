@@ -19,7 +19,7 @@ from PIL import Image
 
 from .. import adapters, stages
 from ..checks import check_seed
-from ..config import Profile
+from ..config import MODELS, Profile
 from ..errors import GPUMemoryError, OutputDirError
 from ..review import MAX_TRIES, as_reviewer, check_answer, retry_seed
 from ..io import (Timer, clean_output_dir, one_line, prepare_output_dir, publish, save_image, staging, write_manifest,
@@ -82,6 +82,7 @@ class Run:
         self.reused: list[str] = []
         self.remade = False  # a stage was made in this run (not reused): every later one is made too
         self.decisions: list[dict] = []
+        self.made_by: dict[str, dict] = {}  # stage -> the models that made it (the manifest's "stage_models")
         identity = {"task": task, "inputs": self.inputs, "seed": seed, "profile": dataclasses.asdict(profile)}
         self.adapters = None
         if profile.adapters:  # the adapters' content, not only their folder: retrained adapters make new stages
@@ -90,12 +91,14 @@ class Run:
         self.key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     # -- stages --------------------------------------------------------------------------------------------------
-    def stage(self, name: str, make: Callable, seeded: bool = False):
+    def stage(self, name: str, make: Callable, seeded: bool = False, by: tuple[str, ...] | None = None):
         """The stage's value: kept from an identical earlier run, or made (timed) now.
 
         A seeded stage is called as `make(seed)`; with a reviewer it may be made again with a new seed, up to
-        MAX_TRIES times, and each decision is recorded (with who made it, where the reviewer says).
+        MAX_TRIES times, and each decision is recorded (with who made it, where the reviewer says). `by`: the
+        profile's models that make it (names of `moranb.config.MODELS`; default `STAGE_MODELS[name]`), recorded.
         """
+        self.made_by[name] = made_by(self.profile, by if by is not None else STAGE_MODELS.get(name, ()))
         base = self._stage_path(name)
         # Once a stage is made anew (a person asked to review a kept one again), the stages after it are made anew
         # too: they were made from the old one.
@@ -172,7 +175,8 @@ class Run:
                     tmp, task=self.task, profile=self.profile, seed=self.seed, inputs=self.inputs, outputs=files,
                     timings=result.timings,
                     extra={**result.record(), "reused_stages": result.reused, "review": self.decisions,
-                           "run_key": self.key, "adapters": self.adapters, **(extra or {})},
+                           "run_key": self.key, "adapters": self.adapters,
+                           "stage_models": self.made_by, **(extra or {})},
                 )
             except OSError as exc:
                 raise OutputDirError(f"cannot write the manifest into '{d}' ({one_line(exc)}); free some space; the "
@@ -197,6 +201,27 @@ class Run:
         if result.edited_frame is not None:
             files["edited_frame"] = save_image(result.edited_frame, folder / "edited_frame.png")
         return files
+
+
+# The models that make each stage (names of moranb.config.MODELS), where a task does not say otherwise.
+STAGE_MODELS = {"enhance_prompt": ("llm",), "text_to_image": ("text_to_image", "refiner"),
+                "image_to_image": ("image_to_image",), "image_to_video": ("image_to_video",),
+                "connection": ("connection",)}
+
+
+def made_by(profile: Profile, names: tuple[str, ...]) -> dict:
+    """{model name: its source and pipeline} for the manifest; the prompt agent's backend where no LLM runs."""
+    out = {}
+    for name in names:
+        if name == "llm" and profile.prompt.backend != "transformers":
+            out[name] = {"backend": profile.prompt.backend}
+            continue
+        model = profile.model(name)
+        if model is not None:
+            pipeline = "WanVACEPipeline" if name == "vace" else getattr(getattr(profile, MODELS[name][0]),
+                                                                         "pipeline", None)
+            out[name] = {"source": model.source, **({"pipeline": pipeline} if pipeline else {})}
+    return out
 
 
 # What a run may publish besides its manifest: a file of these that the new set lacks is an earlier run's, removed.

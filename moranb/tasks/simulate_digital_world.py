@@ -44,7 +44,7 @@ def simulate_digital_world(prompt: str, style: str = DEFAULT_STYLE, route: str =
         original = first
         edited = first = run.stage("image_to_image", lambda s: ImageToImageAgent(profile)(
             original, f"turn it into {style}", seed=s), seeded=True)
-    clips = animate(run, profile, first, segments, frames, motion_of(profile, enhanced))
+    clips = animate(run, profile, first, segments, frames, motion_of(profile, enhanced), enhanced)
     result = TaskResult("simulate_digital_world", clips.video, prompt=prompt, enhanced_prompt=enhanced,
                         first_frame=first, edited_frame=edited, segments=list(clips.segments),
                         conditioning=list(clips.conditioning), notes={"style": style, "route": route})

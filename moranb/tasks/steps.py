@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageOps
 
-from ..agents import ImageToVideoAgent, SegmentedVideo
+from ..agents import ImageToVideoAgent, SegmentedVideo, wan_frames
 from ..checks import check_count
 from ..config import Profile
 from ..errors import InputError, ResolutionError
@@ -22,9 +22,10 @@ def fit_image(image: Image.Image, width: int, height: int) -> Image.Image:
     return ImageOps.fit(image, (width, height), Image.LANCZOS)
 
 
-def counts(profile: Profile, segments, frames_per_segment) -> tuple[int, int]:
+def counts(profile: Profile, segments, frames_per_segment, route: str = "first_frame") -> tuple[int, int]:
     """Segments and frames per segment (the profile's where not given), checked against the profile's frame limit
-    before anything is allocated; image-to-video needs at least 2 frames a segment."""
+    before anything is allocated; image-to-video needs at least 2 frames a segment, Wan 4k+1 (route "vace": any
+    number of new frames, VACE's window is rounded up around them)."""
     limit, svd = profile.max_frames, profile.image_to_video
     segments = check_count(segments if segments is not None else svd.segments, "segments", limit=limit,
                            setting="max_frames")
@@ -32,6 +33,8 @@ def counts(profile: Profile, segments, frames_per_segment) -> tuple[int, int]:
                          "frames per segment", minimum=2, limit=limit, setting="max_frames")
     check_count(segments * frames, f"frames in all ({segments} segments x {frames})", limit=limit,
                 setting="max_frames")
+    if profile.image_to_video.pipeline.startswith("Wan") and route != "vace":
+        wan_frames(frames, "frames per segment")
     if profile.trained_frames is not None and frames != profile.trained_frames:
         raise InputError(f"the {profile.name} profile's video agent was trained on clips of {profile.trained_frames} "
                          f"frames only; {frames} frames a segment would not follow the prompt: use "
@@ -58,11 +61,49 @@ def input_video(video, what: str = "video") -> Video:
 
 
 def animate(run, profile: Profile, image: Image.Image, segments: int, frames: int,
-            motion: str | None = None) -> SegmentedVideo:
-    """The image-to-video stage: `segments` SVD clips, each from the previous clip's last frame (reviewed as one);
-    `motion` as `motion_of` gives it."""
+            motion: str | None = None, prompt: str | None = None) -> SegmentedVideo:
+    """The image-to-video stage: `segments` clips, each from the previous clip's last frame (reviewed as one);
+    `motion` as `motion_of` gives it (SVD), `prompt` what the clips show (Wan)."""
     return run.stage("image_to_video", lambda seed: ImageToVideoAgent(profile)(
-        image, seed=seed, segments=segments, frames_per_segment=frames, motion=motion), seeded=True)
+        image, seed=seed, segments=segments, frames_per_segment=frames, motion=motion, prompt=prompt), seeded=True)
+
+
+ROUTES = ("first_frame", "vace")
+
+
+def route_of(profile: Profile, route: str | None) -> str:
+    """The extension's or editing's route: "first_frame" (the paper's: from one frame) or "vace" (a VACE model
+    given several frames); None: "vace" where the profile names a VACE model, else "first_frame"."""
+    if route is None:
+        return "vace" if profile.image_to_video.vace is not None else "first_frame"
+    if route not in ROUTES:
+        raise InputError(f"unknown route '{route}'; choose 'first_frame' (the paper's, from one frame) or 'vace' "
+                         f"(a Wan profile's VACE model, given several frames)")
+    if route == "vace" and profile.image_to_video.vace is None:
+        raise InputError(f"route 'vace' needs a profile that names a VACE model (wan, wan16, tiny-wan, "
+                         f"tiny-wan16); profile '{profile.name}' names none: use route 'first_frame'")
+    return route
+
+
+def continue_with_vace(run, profile: Profile, video: Video, segments: int, frames: int,
+                       prompt: str | None) -> SegmentedVideo:
+    """The extension's route "vace": `segments` x `frames` new frames, each segment VACE's continuation of the
+    video so far (its last `vace_context` frames kept), as one stage."""
+
+    def make(seed):
+        agent, so_far, clips = ImageToVideoAgent(profile), video.images(), []
+        for k in range(segments):
+            clips.append(agent.continue_video(so_far, frames, seed=seed + k, prompt=prompt))
+            so_far += clips[-1].images()
+        return SegmentedVideo(video.last_frame, clips)
+
+    return run.stage("image_to_video", make, seeded=True, by=("vace",))
+
+
+def redo_with_vace(run, profile: Profile, edited: Image.Image, video: Video, instruction: str) -> SegmentedVideo:
+    """The editing's route "vace": the input's frames remade by VACE from the edited first frame (kept)."""
+    return run.stage("image_to_video", lambda seed: SegmentedVideo(edited, [ImageToVideoAgent(profile).redo_video(
+        edited, video.images(), seed=seed, prompt=instruction)]), seeded=True, by=("vace",))
 
 
 def motion_of(profile: Profile, text: str | None = None, video: Video | None = None) -> str | None:

@@ -27,7 +27,7 @@ def text_to_video(prompt: str, profile: "str | Profile" = "tiny", seed: int = 0,
     enhanced = run.stage("enhance_prompt", lambda: PromptAgent(profile, backend=backend)(prompt))
     first = run.stage("text_to_image", lambda s: TextToImageAgent(profile)(enhanced, seed=s, width=width,
                                                                             height=height), seeded=True)
-    clips = animate(run, profile, first, segments, frames, motion_of(profile, enhanced))
+    clips = animate(run, profile, first, segments, frames, motion_of(profile, enhanced), enhanced)
     result = TaskResult("text_to_video", clips.video, prompt=prompt, enhanced_prompt=enhanced, first_frame=first,
                         segments=list(clips.segments), conditioning=list(clips.conditioning))
     return run.finish(result)

@@ -6,6 +6,9 @@ the first frame of video B at the last index, and the model fills the frames bet
 that fits one consumer GPU (Wan 2.1 FLF2V, the other first/last-frame model in diffusers, is 14B), and the same
 pipeline also extends videos. Its frame count must be 8k+1; the two conditioning frames are dropped from the
 output, so `connection_frames=17` gives 15 transition frames (SEINE made 16).
+
+The Wan profiles connect with Wan 2.1 FLF2V-14B (`WanImageToVideoPipeline` given `last_image`) or Wan 2.1 VACE
+(`WanVACEPipeline`, the two frames kept by its mask); their frame counts are 4k+1 (`connection.pipeline`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from ...checks import check_count, check_size
 from ...config import Profile
 from ...errors import InputError
 from ...video import Video, as_image
+from .. import wan
 from .tiny import BUILDS
 
 
@@ -30,9 +34,13 @@ class ConnectionAgent:
     @property
     def pipe(self):
         """The pipeline; with offload "sequential" without its T5-XXL text encoder (see `encode`)."""
+        import diffusers
         from diffusers import LTXConditionPipeline
         from diffusers.utils import logging
 
+        c = self.profile.connection
+        if c.pipeline != "LTXConditionPipeline":
+            return models.load(getattr(diffusers, c.pipeline), c.model, self.profile, "connection", tiny_builds=BUILDS)
         # The pipeline hands its scheduler explicit timesteps on every call, which the scheduler warns about each
         # time; the schedule is the one LTX-Video was trained with, so the warning says nothing here.
         logging.get_logger("diffusers.schedulers.scheduling_flow_match_euler_discrete").setLevel(logging.ERROR)
@@ -65,6 +73,8 @@ class ConnectionAgent:
         if start.size != end.size:
             raise InputError(f"frames to connect differ in size ({start.size} vs {end.size}); resize one first")
         num_frames = check_count(num_frames or p.connection.frames, "connection frames")
+        if p.connection.pipeline != "LTXConditionPipeline":
+            return self._wan(start, end, seed, prompt or p.connection.prompt, num_frames)
         if num_frames < 9 or (num_frames - 1) % 8:
             raise InputError(f"connection frames must be 8k+1 and at least 9 (LTX-Video); got {num_frames}")
         width, height = check_size(start.width, start.height, p.connection.size_multiple, "LTX-Video")
@@ -79,3 +89,18 @@ class ConnectionAgent:
             output_type="np",
         )
         return Video.from_float(out.frames[0][1:-1], p.fps)
+
+    def _wan(self, start, end, seed: int, prompt: str, num_frames: int) -> Video:
+        p, c = self.profile, self.profile.connection
+        if num_frames < 5 or num_frames % 4 != 1:
+            raise InputError(f"connection frames must be 4k+1 and at least 5 (Wan); got {num_frames}")
+        width, height = check_size(start.width, start.height, c.size_multiple, "Wan")
+        if c.pipeline == "WanVACEPipeline":
+            out = wan.vace_frames(self.pipe, {0: start, num_frames - 1: end}, num_frames, width, height, prompt,
+                                  steps=c.steps, guidance_scale=c.guidance_scale, seed=seed)
+        else:  # FLF2V: the first and the last frame, each through CLIP and the VAE
+            out = self.pipe(image=start, last_image=end, prompt=prompt, negative_prompt=wan.NEGATIVE_PROMPT,
+                            height=height, width=width, num_frames=num_frames, num_inference_steps=c.steps,
+                            guidance_scale=c.guidance_scale, generator=torch.Generator("cpu").manual_seed(seed),
+                            output_type="np").frames[0]
+        return Video.from_float(out[1:-1], p.fps)

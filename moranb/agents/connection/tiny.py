@@ -1,4 +1,5 @@
-"""The connection agent's tiny model: LTX-Video (transformer, causal video VAE, T5 encoder)."""
+"""The connection agent's tiny models: LTX-Video (transformer, causal video VAE, T5 encoder); Wan 2.1 FLF2V (CLIP
+image encoder, image tokens in cross-attention) and VACE."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 from ...tiny import seeded
 from ...tokenizers import t5_tokenizer
+from .. import wan
 
 def _build_ltx(out: Path):
     from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXConditionPipeline, LTXVideoTransformer3DModel
@@ -42,4 +44,27 @@ def _build_ltx(out: Path):
     pipe.save_pretrained(out)
 
 
-BUILDS = {"ltx-video": _build_ltx}
+def _build_wan_flf2v(out: Path):
+    """Wan 2.1 FLF2V-14B's structure: the first and last frames' CLIP tokens (257 each on the real ViT-H/14) added to
+    cross-attention, with their position embedding; their latents beside the noise on 36 channels."""
+    from diffusers import WanImageToVideoPipeline, WanTransformer3DModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    tokenizer, text_encoder = wan.tiny_text(31)
+    vae = wan.tiny_vae(32)
+    seeded(33)
+    vision = CLIPVisionConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, image_size=224,
+                              intermediate_size=37, patch_size=32)
+    image_encoder = CLIPVisionModel(vision)
+    tokens = (vision.image_size // vision.patch_size) ** 2 + 1
+    seeded(34)
+    inner = wan.TINY_TRANSFORMER["num_attention_heads"] * wan.TINY_TRANSFORMER["attention_head_dim"]
+    transformer = WanTransformer3DModel(**dict(wan.TINY_TRANSFORMER, in_channels=36, out_channels=16,
+                                               image_dim=vision.hidden_size, added_kv_proj_dim=inner,
+                                               pos_embed_seq_len=2 * tokens))
+    WanImageToVideoPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=wan.scheduler(),
+                            image_encoder=image_encoder, image_processor=CLIPImageProcessor(crop_size=224, size=224),
+                            transformer=transformer).save_pretrained(out)
+
+
+BUILDS = {"ltx-video": _build_ltx, "wan-flf2v": _build_wan_flf2v, **wan.VACE_BUILDS}

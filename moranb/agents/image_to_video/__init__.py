@@ -3,7 +3,7 @@
 from ...video import SegmentedVideo
 from ..role import Role
 from . import realsize, tiny
-from .agent import ImageToVideoAgent
+from .agent import ImageToVideoAgent, wan_frames
 from .trainer import ImageToVideoTrainer
 
 ROLE = Role(
@@ -14,4 +14,4 @@ ROLE = Role(
     trainer=ImageToVideoTrainer,
 )
 
-__all__ = ["ImageToVideoAgent", "ImageToVideoTrainer", "ROLE", "SegmentedVideo"]
+__all__ = ["ImageToVideoAgent", "ImageToVideoTrainer", "ROLE", "SegmentedVideo", "wan_frames"]

@@ -1,10 +1,12 @@
-"""The image-to-video agent's tiny model: SVD-XT (spatio-temporal UNet, temporal VAE, CLIP vision encoder)."""
+"""The image-to-video agent's tiny models: SVD-XT (spatio-temporal UNet, temporal VAE, CLIP vision encoder); Wan 2.2
+I2V-A14B (two experts) and TI2V-5B (the Wan 2.2 VAE, per-token timesteps); VACE (extension and editing)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ...tiny import seeded
+from .. import wan
 
 def _build_svd(out: Path):
     from diffusers import (
@@ -46,4 +48,32 @@ def _build_svd(out: Path):
     pipe.save_pretrained(out)
 
 
-BUILDS = {"svd-xt": _build_svd}
+def _build_wan_i2v(out: Path):
+    """Wan 2.2 I2V-A14B's structure: two experts (high noise above 0.9 x 1000, low noise below) on 36 channels."""
+    from diffusers import WanImageToVideoPipeline, WanTransformer3DModel
+
+    tokenizer, text_encoder = wan.tiny_text(24)
+    vae = wan.tiny_vae(25)
+    experts = {}
+    for k, name in enumerate(("transformer", "transformer_2")):
+        seeded(26 + k)
+        experts[name] = WanTransformer3DModel(**dict(wan.TINY_TRANSFORMER, in_channels=36, out_channels=16))
+    WanImageToVideoPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=wan.scheduler(),
+                            boundary_ratio=0.9, **experts).save_pretrained(out)
+
+
+def _build_wan_ti2v(out: Path):
+    """Wan 2.2 TI2V-5B's structure: one transformer on the Wan 2.2 VAE's 48 channels, the image as the first latent
+    frame (expand_timesteps)."""
+    from diffusers import WanImageToVideoPipeline, WanTransformer3DModel
+
+    tokenizer, text_encoder = wan.tiny_text(28)
+    vae = wan.tiny_vae(29, wan22=True)
+    seeded(30)
+    transformer = WanTransformer3DModel(**dict(wan.TINY_TRANSFORMER, in_channels=48, out_channels=48))
+    WanImageToVideoPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=wan.scheduler(),
+                            transformer=transformer, expand_timesteps=True).save_pretrained(out)
+
+
+BUILDS = {"svd-xt": _build_svd, "wan-i2v-a14b": _build_wan_i2v, "wan-ti2v-5b": _build_wan_ti2v,
+          **wan.VACE_BUILDS}
