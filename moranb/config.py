@@ -308,7 +308,9 @@ def wan_profile() -> Profile:
     80`): Wan 2.2 I2V-A14B animates (two 14B experts, high and low noise), Wan 2.1 FLF2V-14B connects (first and last
     frame), Wan 2.1 VACE-14B extends and edits (route "vace"); SDXL and InstructPix2Pix keep the image roles and
     Qwen2.5-7B-Instruct writes the prompts. The Wan models in bfloat16 as published, 1280x720 at 16 fps (Wan's
-    720p), 81 frames a segment; one model on the GPU at a time (model offload: a 14B expert is 27 GiB)."""
+    720p), 81 frames a segment. One pipeline on the GPU at a time, loaded straight onto it (offload
+    "sequential"): I2V-A14B's two experts and UMT5 are 64 GiB together and fit an 80 GB GPU; model offload would park
+    every model's weights in CPU memory instead (177 GiB, `moranb plan`)."""
     wan = dict(dtype="bfloat16")
     return full_profile().replace(
         name="wan",
@@ -321,14 +323,16 @@ def wan_profile() -> Profile:
                                       pipeline="WanImageToVideoPipeline", frames=33, steps=40, guidance_scale=5.0,
                                       size_multiple=16),
         width=1280, height=720, fps=16, size_multiple=16,
-        offload="model", vae_tiling=True,
+        offload="sequential", vae_tiling=True,
     )
 
 
 def wan16_profile() -> Profile:
     """Mora on today's open video models, for a 16 GB consumer GPU (`moranb plan --profile wan16 --gpu-gb 16`): Wan
     2.2 TI2V-5B animates (the Wan 2.2 VAE, 16x), Wan 2.1 VACE-1.3B connects, extends and edits; `lowvram`'s image
-    roles, prompt LLM and judges. 832x480 at 16 fps, 81 frames a segment, model offload and VAE tiling."""
+    roles, prompt LLM and judges. 832x480 at 16 fps, 81 frames a segment, VAE tiling. One model on the GPU at a time
+    (offload "sequential"), each Wan model's UMT5-XXL (10.6 GiB) encoding the prompt before its transformer loads:
+    so the CPU holds no parked weights (model offload would park 52 GiB there, `moranb plan`)."""
     wan = dict(dtype="bfloat16")
     return lowvram_profile().replace(
         name="wan16",
@@ -339,7 +343,7 @@ def wan16_profile() -> Profile:
         connection=ConnectionSettings(Model("Wan-AI/Wan2.1-VACE-1.3B-diffusers", **wan), pipeline="WanVACEPipeline",
                                       frames=33, steps=40, guidance_scale=5.0, size_multiple=16),
         width=832, height=480, fps=16, size_multiple=32,
-        vae_tiling=True,
+        offload="sequential", vae_tiling=True,
     )
 
 

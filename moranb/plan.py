@@ -50,8 +50,9 @@ CPU_BASE_GIB = 3.0  # the process in CPU memory: Python, torch and diffusers, th
 KEEP_FP32 = {"T5EncoderModel": ("wo",)}
 
 # The components each agent loads, by the name of its model in the profile (moranb.config.MODELS); each role's
-# home says which.
+# home says which (`Role.components_of`: a Wan model's differ from its role's first model's).
 COMPONENTS = {field: parts for role in ROLES.values() for field, parts in role.components.items()}
+ROLE_OF = {field: role for role in ROLES.values() for field in role.components}
 JUDGES = tuple(ROLES["judge"].components)  # judge_a, judge_b
 
 
@@ -101,8 +102,9 @@ class Plan:
 
     @property
     def weights_gib(self) -> float:
-        """All the weights the tasks load (the judges apart)."""
-        return sum(m.gib for m in self.models if m.field not in JUDGES)
+        """All the weights the tasks load (the judges apart), a model two agents name once."""
+        return sum(m.gib for m in {(m.source, m.component, m.dtype): m for m in self.models
+                                   if m.field not in JUDGES}.values())
 
     @property
     def judges_gib(self) -> float:
@@ -147,7 +149,8 @@ class Plan:
                  "| agent | model | parameters | dtype | weights (GiB) | on the GPU |", "|---|---|---|---|---|---|"]
         for m in self.models:
             lines.append(f"| {m.field} | {m.about} | {m.params / 1e9:.3f} B | {m.dtype} | {m.gib:.2f} | {m.on_gpu} |")
-        lines.append(f"| **tasks, all weights** | | {sum(m.params for m in self.models if m.field not in JUDGES) / 1e9:.2f}"
+        unique = {(m.source, m.component): m.params for m in self.models if m.field not in JUDGES}
+        lines.append(f"| **tasks, all weights** (a model two agents name, once) | | {sum(unique.values()) / 1e9:.2f}"
                      f" B | | **{self.weights_gib:.2f}** | |")
         if self.judges_gib:
             lines.append(f"| **judges** | | {sum(m.params for m in self.models if m.field in JUDGES) / 1e9:.2f} B | | "
@@ -171,12 +174,12 @@ def plan(profile: str | Profile = "lowvram", gpu_gb: float = 16.0, bf16: bool = 
     if ram_gb is not None and (not isinstance(ram_gb, (int, float)) or isinstance(ram_gb, bool) or not ram_gb > 0):
         raise InputError(f"ram_gb must be a positive number of GiB (free Colab: 12.7); got {ram_gb!r}")
     profile = get_profile(profile)
-    if profile.name == "tiny":
-        raise InputError("the tiny profile runs on a CPU with small models and needs no plan; plan the real models "
-                         "with profile 'full' or 'lowvram'")
+    if profile.name.startswith("tiny"):
+        raise InputError(f"the {profile.name} profile runs on a CPU with small models and needs no plan; plan the real "
+                         "models with profile 'full', 'lowvram', 'wan' or 'wan16'")
     offload = profile.offload if profile.device != "cpu" else "none"
     models = []
-    for agent, components in COMPONENTS.items():
+    for agent in COMPONENTS:
         if agent == "llm" and profile.prompt.backend != "transformers":
             continue
         if agent in JUDGES and profile.judge.backend != "transformers":
@@ -195,14 +198,17 @@ def plan(profile: str | Profile = "lowvram", gpu_gb: float = 16.0, bf16: bool = 
             on_gpu = STREAMED
         else:
             on_gpu = "always" if offload == "none" else "while running"
-        for component in components:
+        for component in ROLE_OF[agent].components_of(agent, model.source):
             p = realsize.part(model.source, component)
             fp32 = _fp32_params(model.source, component) if dtype == "float16" else 0
             models.append(ModelMemory(agent, model.source, component, p.about,
                                       _count(model.source, component), dtype, on_gpu, fp32))
     by_key = {(m.field, m.component): m for m in models}
-    resident = sum(m.gib for m in models if m.on_gpu == "always")
-    tasks_gib = sum(m.gib for m in models if m.field not in JUDGES)
+    # A model two agents name (wan16's VACE-1.3B extends, edits and connects) is loaded once (`moranb.models` keeps
+    # one copy per class and model): its weights count once.
+    once = list({(m.source, m.component, m.dtype): m for m in models}.values())
+    resident = sum(m.gib for m in once if m.on_gpu == "always")
+    tasks_gib = sum(m.gib for m in once if m.field not in JUDGES)
     # CPU memory a step finds taken (see the module's docstring): with model or group offload every task model
     # waits there; otherwise only the process.
     parked = tasks_gib if offload in ("model", "group") else 0.0
@@ -251,8 +257,8 @@ def plan(profile: str | Profile = "lowvram", gpu_gb: float = 16.0, bf16: bool = 
                      "a CUDA stream prefetching the next); their weights live in pinned CPU memory")
     if offload == "sequential":
         notes.append("sequential: each model is read from disk when its stage starts (straight onto the GPU, "
-                     "memory-mapped safetensors) and freed when the next loads; LTX-Video's T5-XXL encodes the "
-                     "prompt alone, before its transformer and VAE load")
+                     "memory-mapped safetensors) and freed when the next loads; LTX-Video's T5-XXL and the Wan "
+                     "models' UMT5-XXL encode the prompt alone, before their transformers and VAE load")
     if any(m.fp32_params for m in models):
         notes.append("T5 in float16 keeps its feed-forward output layers in float32 (transformers' "
                      "_keep_in_fp32_modules), counted at 4 bytes")
@@ -274,16 +280,21 @@ def plan(profile: str | Profile = "lowvram", gpu_gb: float = 16.0, bf16: bool = 
                 None if ram_gb is None else float(ram_gb), cpu_peak, cpu_step, round_cpu)
 
 
+# With offload "sequential", the text encoders that encode alone, before the rest of their pipeline loads: LTX-Video's
+# T5-XXL (`ConnectionAgent.encode`) and every Wan model's UMT5-XXL (`moranb.agents.wan.text`).
+ENCODE_ALONE = {("connection", "text_encoder"), ("image_to_video", "text_encoder"), ("vace", "text_encoder")}
+
+
 def loaded_with(stage, by_key) -> list[tuple[str, str]]:
     """With offload "sequential": the components on the GPU during `stage`, the pipeline it runs in, loaded whole
     (`moranb.models.load`): the SDXL refiner with the base's VAE and second text encoder (which it shares), LTX-Video
-    without its T5-XXL (which encodes alone, `ConnectionAgent.encode`)."""
+    and the Wan models without their text encoder (which encodes alone, `ENCODE_ALONE`)."""
     if stage.field == "refiner":
         keys = [("refiner", "unet"), ("text_to_image", "text_encoder_2"), ("text_to_image", "vae")]
-    elif stage.field == "connection" and stage.models == (("connection", "text_encoder"),):
-        keys = [("connection", "text_encoder")]
+    elif len(stage.models) == 1 and stage.models[0] in ENCODE_ALONE:
+        keys = list(stage.models)
     else:
-        keys = [k for k in by_key if k[0] == stage.field and not (k == ("connection", "text_encoder"))]
+        keys = [k for k in by_key if k[0] == stage.field and k not in ENCODE_ALONE]
     return [k for k in keys if k in by_key]
 
 

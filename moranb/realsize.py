@@ -85,7 +85,7 @@ def _run(profile, agent: str) -> tuple[list[str], list[Stage]]:
     profile = get_profile(profile)
     settings = tuple(getattr(profile, name) for name in _READS[agent])
     models = [profile.model(name) for name in ("text_to_image", "refiner", "image_to_image", "image_to_video",
-                                                   "connection")]
+                                                   "vace", "connection")]
     # The architectures as the roles' homes hold them now (a test may swap one in).
     key = (agent, settings, repr([role.architectures.get(m.source) for role in ROLES.values() for m in models
                                   if m is not None]))
@@ -112,7 +112,7 @@ def _main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m moranb.realsize", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["check", "count"])
-    parser.add_argument("--profile", default="full", help="full, lowvram or colab (the real models)")
+    parser.add_argument("--profile", default="full", help="full, lowvram, colab, wan or wan16 (the real models)")
     args = parser.parse_args(argv)
 
     def body():

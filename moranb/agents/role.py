@@ -22,5 +22,25 @@ class Role:
     # role's (a measurement is reused while they stay the same).
     check: Callable | None = None
     reads: tuple[str, ...] = ()
-    # Its fine-tuning (moranb.agents.training.AgentTrainer), where the data-free dataset can train it.
+    # Its fine-tuning (moranb.agents.training.AgentTrainer), where the data-free dataset can train it; and, by the
+    # pipeline class a profile's model is (its settings' `pipeline`), the trainers of its other models.
     trainer: type | None = None
+    trainers: dict[str, type] = field(default_factory=dict)
+    # The components a model of this role loads where they differ from `components` (hub id -> names): the Wan
+    # models, whose pipelines are other classes than the role's first model's.
+    loads: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def components_of(self, name: str, source: str) -> tuple[str, ...]:
+        """The components the model `name` of a profile loads when it is `source`."""
+        return self.loads.get(source, self.components[name])
+
+    def trainer_for(self, profile):
+        """The trainer of the profile's model of this role (by its pipeline class), or None where none trains it."""
+        settings = getattr(profile, self.name, None)
+        pipeline = getattr(settings, "pipeline", None)
+        return self.trainers.get(pipeline, self.trainer if pipeline is None or pipeline == self.default_pipeline
+                                 else None)
+
+    @property
+    def default_pipeline(self) -> str | None:
+        return getattr(self.trainer, "pipeline_class", None)

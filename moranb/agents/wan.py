@@ -47,7 +47,46 @@ VAE_22 = Part(f"{D}:AutoencoderKLWan", WAN22_VAE, "Wan 2.2 VAE (16x, 48 channels
 # What the Wan diffusers repositories ship as their scheduler: UniPC on flow-matching sigmas, shifted (3.0 for
 # 480p, 5.0 for 720p).
 SCHEDULER = dict(prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=3.0)
+MAX_SEQUENCE_LENGTH = 512  # UMT5 tokens, as the Wan pipelines' __call__ pads the prompt (encode_prompt's own: 226)
 NEGATIVE_PROMPT = "blurry, static, worst quality, low quality, jpeg artifacts, deformed, disfigured, still picture"
+
+
+def load(cls, model, profile, field: str, builds: dict):
+    """A Wan pipeline for `profile`; with offload "sequential" without its UMT5-XXL text encoder (10.6 GiB in
+    bfloat16), which encodes alone first (`text`)."""
+    from .. import models
+
+    alone = {"text_encoder": None} if profile.offload == "sequential" else {}
+    return models.load(cls, model, profile, field, tiny_builds=builds, **alone)
+
+
+def text(cls, model, profile, field: str, builds: dict, prompt: str, guidance_scale: float) -> dict:
+    """The call's text arguments: the prompt and the negative prompt, or, with offload "sequential", their UMT5
+    embeddings made by the text encoder loaded alone (the pipeline then loads without it: one model on the GPU at
+    a time). The same embeddings the whole pipeline computes (tests compare the frames)."""
+    from .. import models
+
+    if profile.offload != "sequential":
+        return {"prompt": prompt, "negative_prompt": NEGATIVE_PROMPT}
+    import inspect
+
+    takes = inspect.signature(cls.__init__).parameters
+    none = {name: None for name in ("transformer", "transformer_2", "vae", "image_encoder") if name in takes}
+    encoder = models.load(cls, model, profile.replace(adapters=None), field, tiny_builds=builds, **none)
+    embeds, negative = encoder.encode_prompt(prompt, NEGATIVE_PROMPT,
+                                             do_classifier_free_guidance=guidance_scale > 1.0,
+                                             max_sequence_length=MAX_SEQUENCE_LENGTH, device=profile.device)
+    return {"prompt_embeds": embeds, "negative_prompt_embeds": negative}
+
+
+def decode(pipe, profile, field: str, latents):
+    """The Wan VAE's decode inside a wiring check, tiled where the profile tiles (a measured stage)."""
+    from ..metadevice import stage
+
+    if profile.vae_tiling:
+        pipe.vae.enable_tiling()
+    with stage(field, "Wan VAE decode" + (" (tiled)" if profile.vae_tiling else ""), (field, "vae")):
+        return pipe.vae.decode(latents).sample
 
 
 def multiple(pipe) -> int:
@@ -133,10 +172,10 @@ def _build_vace(out):
 VACE_BUILDS = {"wan-vace": _build_vace}
 
 
-def vace_frames(pipe, known: dict, num_frames: int, width: int, height: int, prompt: str, *, steps: int,
+def vace_frames(pipe, known: dict, num_frames: int, width: int, height: int, prompt: dict, *, steps: int,
                 guidance_scale: float, seed: int, context: list | None = None):
     """VACE's video of `num_frames` frames (float, (F, H, W, 3)) that keeps the frames `known` gives (index -> PIL
-    image; VACE's mask 0 there) and makes the others (mask 1). Where `context` is given (a PIL image per index), the
+    image; VACE's mask 0 there) and makes the others (mask 1); `prompt`: the text arguments (`text`). Where `context` is given (a PIL image per index), the
     made frames start from it (VACE's "reactive" content under the mask: editing keeps the input's layout and
     motion); elsewhere they start from gray."""
     import torch
@@ -148,7 +187,7 @@ def vace_frames(pipe, known: dict, num_frames: int, width: int, height: int, pro
     keep, make = Image.new("L", (width, height), 0), Image.new("L", (width, height), 255)
     video = [known[i] if i in known else (context[i] if context is not None else gray) for i in range(num_frames)]
     mask = [keep if i in known else make for i in range(num_frames)]
-    out = pipe(video=video, mask=mask, prompt=prompt, negative_prompt=NEGATIVE_PROMPT, height=height, width=width,
+    out = pipe(video=video, mask=mask, **prompt, height=height, width=width,
                num_frames=num_frames, num_inference_steps=steps, guidance_scale=guidance_scale,
                generator=torch.Generator("cpu").manual_seed(seed), output_type="np")
     return out.frames[0]
@@ -185,15 +224,15 @@ def check_vace(profile, field: str, source: str, dtype, frames: int, known: str)
     control = torch.cat([inactive, reactive, mask], dim=1)
     lines.append(expect("vace: inactive + reactive latents + the mask folded 8x8 -> VACE input channels",
                         (control.shape[1],), (tr.config.vace_in_channels,)))
-    latents = meta(2, tr.config.in_channels, f, lh, lw, dtype=dtype)
+    latents = meta(1, tr.config.in_channels, f, lh, lw, dtype=dtype)
+    # The pipeline runs the prompt and the negative prompt one after the other (batch 1 each).
     with stage(field, f"Wan VACE transformer step ({frames} frames)", (field, "transformer")):
-        out = tr(hidden_states=latents, timestep=torch.ones(2, device="meta"),
-                 encoder_hidden_states=torch.cat([embeds] * 2), control_hidden_states=torch.cat([control] * 2),
+        out = tr(hidden_states=latents, timestep=torch.ones(1, device="meta"), encoder_hidden_states=embeds,
+                 control_hidden_states=control,
                  control_hidden_states_scale=torch.ones(len(tr.config.vace_layers), device="meta"),
                  return_dict=False)[0]
-    lines.append(expect(f"vace: transformer forward, {frames} frames at {w}x{h} (CFG batch 2)", out.shape,
-                        (2, tr.config.out_channels, f, lh, lw)))
-    with stage(field, "Wan VAE decode", (field, "vae")):
-        decoded = pipe.vae.decode(out[:1]).sample
+    lines.append(expect(f"vace: transformer forward, {frames} frames at {w}x{h} (prompt, then negative)", out.shape,
+                        (1, tr.config.out_channels, f, lh, lw)))
+    decoded = decode(pipe, profile, field, out)
     lines.append(expect("vace: Wan VAE decode", decoded.shape, (1, 3, frames, h, w)))
     return lines

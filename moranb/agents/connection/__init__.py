@@ -1,4 +1,5 @@
-"""Video connection: a transition from one frame to another (LTX-Video conditioned on a first and a last frame)."""
+"""Video connection: a transition from one frame to another (LTX-Video conditioned on a first and a last frame; on
+the Wan profiles Wan 2.1 FLF2V or VACE)."""
 
 from ..role import Role
 from . import realsize, tiny
@@ -7,6 +8,7 @@ from .trainer import ConnectionTrainer
 
 ROLE = Role(
     name="connection", components={"connection": ("transformer", "vae", "text_encoder")},
+    loads=realsize.LOADS,
     tiny=tiny.BUILDS, architectures=realsize.ARCHITECTURES,
     check=realsize.check_connection,
     reads=("width", "height", "dtype", "connection"),

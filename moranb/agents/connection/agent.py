@@ -40,7 +40,7 @@ class ConnectionAgent:
 
         c = self.profile.connection
         if c.pipeline != "LTXConditionPipeline":
-            return models.load(getattr(diffusers, c.pipeline), c.model, self.profile, "connection", tiny_builds=BUILDS)
+            return wan.load(getattr(diffusers, c.pipeline), c.model, self.profile, "connection", BUILDS)
         # The pipeline hands its scheduler explicit timesteps on every call, which the scheduler warns about each
         # time; the schedule is the one LTX-Video was trained with, so the warning says nothing here.
         logging.get_logger("diffusers.schedulers.scheduling_flow_match_euler_discrete").setLevel(logging.ERROR)
@@ -91,16 +91,18 @@ class ConnectionAgent:
         return Video.from_float(out.frames[0][1:-1], p.fps)
 
     def _wan(self, start, end, seed: int, prompt: str, num_frames: int) -> Video:
+        import diffusers
+
         p, c = self.profile, self.profile.connection
         if num_frames < 5 or num_frames % 4 != 1:
             raise InputError(f"connection frames must be 4k+1 and at least 5 (Wan); got {num_frames}")
         width, height = check_size(start.width, start.height, c.size_multiple, "Wan")
+        text = wan.text(getattr(diffusers, c.pipeline), c.model, p, "connection", BUILDS, prompt, c.guidance_scale)
         if c.pipeline == "WanVACEPipeline":
-            out = wan.vace_frames(self.pipe, {0: start, num_frames - 1: end}, num_frames, width, height, prompt,
+            out = wan.vace_frames(self.pipe, {0: start, num_frames - 1: end}, num_frames, width, height, text,
                                   steps=c.steps, guidance_scale=c.guidance_scale, seed=seed)
         else:  # FLF2V: the first and the last frame, each through CLIP and the VAE
-            out = self.pipe(image=start, last_image=end, prompt=prompt, negative_prompt=wan.NEGATIVE_PROMPT,
-                            height=height, width=width, num_frames=num_frames, num_inference_steps=c.steps,
+            out = self.pipe(image=start, last_image=end, **text, height=height, width=width, num_frames=num_frames, num_inference_steps=c.steps,
                             guidance_scale=c.guidance_scale, generator=torch.Generator("cpu").manual_seed(seed),
                             output_type="np").frames[0]
         return Video.from_float(out[1:-1], p.fps)

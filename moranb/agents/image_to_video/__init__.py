@@ -1,4 +1,5 @@
-"""Image-to-video: Stable Video Diffusion, chained into long videos."""
+"""Image-to-video: Stable Video Diffusion or Wan, chained into long videos; a Wan profile's VACE model extends and
+edits."""
 
 from ...video import SegmentedVideo
 from ..role import Role
@@ -7,7 +8,9 @@ from .agent import ImageToVideoAgent, wan_frames
 from .trainer import ImageToVideoTrainer
 
 ROLE = Role(
-    name="image_to_video", components={"image_to_video": ("unet", "vae", "image_encoder")},
+    name="image_to_video", components={"image_to_video": ("unet", "vae", "image_encoder"),
+                                       "vace": ("transformer", "vae", "text_encoder")},
+    loads=realsize.LOADS,
     tiny=tiny.BUILDS, architectures=realsize.ARCHITECTURES,
     check=realsize.check_image_to_video,
     reads=("width", "height", "dtype", "fps", "image_to_video"),

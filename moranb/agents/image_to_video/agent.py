@@ -34,6 +34,8 @@ class ImageToVideoAgent:
         import diffusers
 
         s = self.profile.image_to_video
+        if self.wan:
+            return wan.load(getattr(diffusers, s.pipeline), s.model, self.profile, "image_to_video", BUILDS)
         return models.load(getattr(diffusers, s.pipeline), s.model, self.profile, "image_to_video", tiny_builds=BUILDS)
 
     @property
@@ -48,7 +50,15 @@ class ImageToVideoAgent:
         if s.vace is None:
             raise InputError(f"profile '{self.profile.name}' names no VACE model (image_to_video.vace), so route "
                              f"'vace' is not open to it; use route 'first_frame', or a Wan profile (wan, wan16)")
-        return models.load(WanVACEPipeline, s.vace, self.profile, "vace", tiny_builds=BUILDS)
+        return wan.load(WanVACEPipeline, s.vace, self.profile, "vace", BUILDS)
+
+    def _text(self, prompt: str | None, vace: bool = False) -> dict:
+        import diffusers
+
+        s = self.profile.image_to_video
+        cls = diffusers.WanVACEPipeline if vace else getattr(diffusers, s.pipeline)
+        return wan.text(cls, s.vace if vace else s.model, self.profile, "vace" if vace else "image_to_video",
+                        BUILDS, prompt or s.prompt, s.guidance_scale)
 
     def motion_bucket(self, motion: str | None) -> int:
         """SVD's motion bucket: the profile's, or, where the profile's plugin gives the model's motion buckets (the
@@ -82,8 +92,8 @@ class ImageToVideoAgent:
         p, s = self.profile, self.profile.image_to_video
         wan_frames(num_frames, "frames per segment")
         check_size(image.width, image.height, p.size_multiple, "Wan")
-        out = self.pipe(image=image, prompt=prompt or s.prompt, negative_prompt=wan.NEGATIVE_PROMPT,
-                        height=image.height, width=image.width, num_frames=num_frames, num_inference_steps=s.steps,
+        text = self._text(prompt)
+        out = self.pipe(image=image, **text, height=image.height, width=image.width, num_frames=num_frames, num_inference_steps=s.steps,
                         guidance_scale=s.guidance_scale, generator=torch.Generator("cpu").manual_seed(seed),
                         output_type="np")
         return Video.from_float(out.frames[0], p.fps)
@@ -98,7 +108,7 @@ class ImageToVideoAgent:
         context = total - new_frames  # at least vace_context: the window is 4k+1 frames
         tail = frames[-context:]
         known = {context - len(tail) + i: frame for i, frame in enumerate(tail)}
-        out = wan.vace_frames(self.vace_pipe, known, total, width, height, prompt or s.prompt, steps=s.steps,
+        out = wan.vace_frames(self.vace_pipe, known, total, width, height, self._text(prompt, True), steps=s.steps,
                               guidance_scale=s.guidance_scale, seed=seed)
         return Video.from_float(out[context:], p.fps)
 
@@ -111,12 +121,12 @@ class ImageToVideoAgent:
         width, height = first.size
         check_size(width, height, p.size_multiple, "Wan VACE")
         window = wan_frames(s.frames_per_segment, "frames per segment")
-        made, current, k = [], first, 0
+        made, current, k, text = [], first, 0, self._text(prompt, True)
         while len(made) < len(frames):
             start = len(made) - 1 if made else 0  # the window starts at the last frame made (kept)
             context = [fr.resize((width, height)) for fr in frames[start:start + window]]
             context += [context[-1]] * (window - len(context))
-            out = wan.vace_frames(self.vace_pipe, {0: current}, window, width, height, prompt or s.prompt,
+            out = wan.vace_frames(self.vace_pipe, {0: current}, window, width, height, text,
                                   steps=s.steps, guidance_scale=s.guidance_scale, seed=seed + k, context=context)
             clip = Video.from_float(out, p.fps)
             made.extend(clip.frames if not made else clip.frames[1:])
