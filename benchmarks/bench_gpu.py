@@ -5,7 +5,8 @@ weights, straight on the GPU, put into a pipeline with the tiny profile's schedu
 same configurations as the real ones), written with `save_pretrained` into one local folder per model, and loaded
 back by the profiles' one loading path (`moranb.models.from_pretrained`), like the tiny profile. The compute and
 memory are those of the real models; the frames are noise. Every task then runs at the paper's settings (the
-profile's own: 1024x576, 40 + 25 x 3 steps, ...) on `full` and on `lowvram`, and the table gives each task's wall
+profile's own: 1024x576, 40 + 25 x 3 steps, ...) on `full` and on `lowvram`, and at the Wan profiles' (`wan`:
+1280x720, 81-frame segments, an 80 GB GPU; `wan16`: 832x480, a 16 GB one), and the table gives each task's wall
 time and peak GPU memory (torch's max_memory_allocated, so without the CUDA context) beside `moranb plan`'s
 estimate of the profile's peak.
 
@@ -16,13 +17,15 @@ A variant is a profile with some of its speed/memory options (`VARIANTS`: group 
 torch.compile, First Block Cache), so their effect on time and memory is measured by the same runs; their effect on
 the frames is measured on tiny by benchmarks/bench_options.py.
 
-Needs a CUDA GPU (80 GB for `full`), about 55 GB of disk for the saved models and as much CPU memory as `lowvram`
+Needs a CUDA GPU (80 GB for `full` and `wan`), about 55 GB of disk for the saved models (about 180 GB more for the
+Wan models) and as much CPU memory as `lowvram`
 offloads to. Without CUDA it stops at once with one line.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 import time
@@ -42,16 +45,22 @@ VARIANTS = {
     "lowvram": ("lowvram", {}),
     "lowvram+group_offload": ("lowvram", {"offload": "group"}),
     "lowvram+vae_tiling": ("lowvram", {"vae_tiling": True}),
+    "wan": ("wan", {}),
+    "wan16": ("wan16", {}),
 }
 TASKS = ("text_to_video", "image_to_video", "extend_video", "edit_video", "connect_videos", "simulate_digital_world")
-# One local folder per profile field, and the pipeline (or causal LM) class that writes and reads it.
-PIPELINES = {
-    "text_to_image": ("sdxl-base", "StableDiffusionXLPipeline"),
-    "refiner": ("sdxl-refiner", "StableDiffusionXLImg2ImgPipeline"),
-    "image_to_image": ("instruct-pix2pix", "StableDiffusionInstructPix2PixPipeline"),
-    "image_to_video": ("svd-xt", "StableVideoDiffusionPipeline"),
-    "connection": ("ltx-video", "LTXConditionPipeline"),
-}
+# The profile fields built at real size (the prompt LLM apart), and the pipeline class of those whose class is not
+# in their settings (`pipeline`).
+FIELDS = ("text_to_image", "refiner", "image_to_image", "image_to_video", "vace", "connection")
+CLASSES = {"text_to_image": "StableDiffusionXLPipeline", "refiner": "StableDiffusionXLImg2ImgPipeline",
+           "image_to_image": "StableDiffusionInstructPix2PixPipeline", "vace": "WanVACEPipeline"}
+# Each real profile's tiny twin: the same classes, whose schedulers, tokenizers and processors the real-size
+# models are put into.
+TINY_TWIN = {"full": "tiny", "lowvram": "tiny", "colab": "tiny", "wan": "tiny-wan", "wan16": "tiny-wan16"}
+
+
+def pipeline_class(profile, field: str) -> str:
+    return CLASSES.get(field) or getattr(profile, field).pipeline
 
 
 def build_models(root: Path, profile_names) -> dict[str, Path]:
@@ -64,27 +73,33 @@ def build_models(root: Path, profile_names) -> dict[str, Path]:
     from moranb.tiny import tiny_root
 
     ensure_tiny_models()
-    full = get_profile("full")
     folders = {}
-    for field, (name, cls_name) in PIPELINES.items():
-        out = root / name
-        folders[field] = out
-        if (out / ".complete").exists():
-            continue
-        model = full.model(field)
-        dtype = model.torch_dtype(full)
-        cls = getattr(diffusers, cls_name)
-        tiny = cls.from_pretrained(str(tiny_root() / name))  # schedulers, tokenizers, processors
-        components = dict(tiny.components)
-        for component in realsize.ARCHITECTURES[model.source]:
-            torch.manual_seed(0)
-            components[component] = realsize.build(model.source, component, device="cuda", dtype=dtype)
-        pipe = cls(**components)
-        pipe.save_pretrained(out, safe_serialization=True)
-        (out / ".complete").write_text("ok\n")
-        del pipe, components, tiny
-        torch.cuda.empty_cache()
-        print(f"built {field}: {model.source} -> {out}", flush=True)
+    for profile_name in profile_names:
+        real, twin = get_profile(profile_name), get_profile(TINY_TWIN[profile_name])
+        for field in FIELDS:
+            model = real.model(field)
+            if model is None:
+                continue
+            out = root / model.source.split("/")[-1]  # one folder per model, whichever profiles name it
+            folders[(profile_name, field)] = out
+            if (out / ".complete").exists():
+                continue
+            dtype = model.torch_dtype(real)
+            cls = getattr(diffusers, pipeline_class(real, field))
+            tiny = cls.from_pretrained(twin.model(field).source)  # schedulers, tokenizers, processors
+            components = dict(tiny.components)
+            for component in realsize.ARCHITECTURES[model.source]:
+                torch.manual_seed(0)
+                components[component] = realsize.build(model.source, component, device="cuda", dtype=dtype)
+            # The pipeline's own settings (Wan 2.2's boundary_ratio, expand_timesteps) as its tiny twin has them.
+            settings = {k: v for k, v in tiny.config.items() if k in inspect.signature(cls.__init__).parameters
+                        and k not in components}
+            pipe = cls(**components, **settings)
+            pipe.save_pretrained(out, safe_serialization=True)
+            (out / ".complete").write_text("ok\n")
+            del pipe, components, tiny
+            torch.cuda.empty_cache()
+            print(f"built {field}: {model.source} -> {out}", flush=True)
     for profile_name in profile_names:
         llm = get_profile(profile_name).prompt.model
         out = root / ("llm-" + llm.source.split("/")[-1])
@@ -122,8 +137,9 @@ def profile_with(name: str, folders: dict[str, Path], options: dict | None = Non
     from moranb import Model, get_profile
 
     p = get_profile(name, **(options or {}))
-    for field in PIPELINES:
-        p = p.with_model(field, Model(str(folders[field]), dtype=p.model(field).dtype))
+    for (profile_name, field), folder in folders.items():
+        if profile_name == name and isinstance(field, str):
+            p = p.with_model(field, Model(str(folder), dtype=p.model(field).dtype))
     return p.with_model("llm", Model(str(folders[f"llm:{name}"])))
 
 
@@ -140,12 +156,16 @@ def run_variant(variant: str, folders, task_names=TASKS) -> list[dict]:
     p = profile_with(name, folders, options)
     rows = []
     start = time.perf_counter()
-    # Load every model first (from_pretrained of the saved folders), so the task times are generation only.
-    for agent in (TextToImageAgent(p), ImageToImageAgent(p), ImageToVideoAgent(p), ConnectionAgent(p)):
-        agent.pipe
-    TextToImageAgent(p).refiner
-    if p.prompt.backend == "transformers":
-        models.load_llm(p.prompt.model, p)
+    # Load every model first (from_pretrained of the saved folders), so the task times are generation only; with
+    # offload "sequential" each model loads when its stage starts (one at a time), so the task times include loading.
+    if p.offload != "sequential":
+        for agent in (TextToImageAgent(p), ImageToImageAgent(p), ImageToVideoAgent(p), ConnectionAgent(p)):
+            agent.pipe
+        TextToImageAgent(p).refiner
+        if p.image_to_video.vace is not None:
+            ImageToVideoAgent(p).vace_pipe
+        if p.prompt.backend == "transformers":
+            models.load_llm(p.prompt.model, p)
     torch.cuda.synchronize()
     rows.append({"profile": variant, "task": "(load all models)", "wall_s": time.perf_counter() - start,
                  "peak_gib": torch.cuda.max_memory_allocated() / 2**30})

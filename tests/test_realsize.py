@@ -38,13 +38,16 @@ def test_llm_and_judge_counts_roughly():
 
 def test_every_profile_model_has_an_architecture():
     from moranb.config import get_profile
-    from moranb.plan import COMPONENTS
+    from moranb.plan import COMPONENTS, ROLE_OF
 
-    for name in ("full", "lowvram", "colab"):
+    for name in ("full", "lowvram", "colab", "wan", "wan16"):
         profile = get_profile(name)
-        for field, components in COMPONENTS.items():
-            for component in components:
-                assert realsize.part(profile.model(field).source, component).config
+        for field in COMPONENTS:
+            model = profile.model(field)
+            if model is None:  # no refiner, no VACE model
+                continue
+            for component in ROLE_OF[field].components_of(field, model.source):
+                assert realsize.part(model.source, component).config
 
 
 def test_unknown_model_is_one_line():

@@ -26,6 +26,14 @@ ROLES: dict[str, Role] = {home.ROLE.name: home.ROLE for home in (prompt, text_to
                                                                  image_to_video, connection, judge)}
 # The agents the data-free dataset can fine-tune, by the name of each one's model in the profile.
 TRAINERS = {role.name: role.trainer for role in ROLES.values() if role.trainer is not None}
+
+
+def trainer_for(profile, agent: str):
+    """The trainer of `agent` (a name of `TRAINERS`) for the model `profile` gives it (its pipeline class: SVD's or
+    Wan's), or None where moranb has none for that model (a Wan profile's connection)."""
+    return ROLES[agent].trainer_for(profile)
+
+
 TINY_MODELS = {name: build for role in ROLES.values() for name, build in role.tiny.items()}
 
 
@@ -45,4 +53,4 @@ def ensure_tiny_models(root: str | Path | None = None) -> Path:
 
 __all__ = ["CRITERIA", "ROLES", "TINY_MODELS", "TRAINERS", "ConnectionAgent", "ImageToImageAgent",
            "ImageToVideoAgent", "Judge", "Judgement", "PromptAgent", "Role", "SegmentedVideo", "TextToImageAgent",
-           "ensure_tiny_models", "wan_frames"]
+           "ensure_tiny_models", "trainer_for", "wan_frames"]

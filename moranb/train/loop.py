@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ..adapters import MANIFEST, fingerprint, read_manifest
-from ..agents import TRAINERS
+from ..agents import TRAINERS, trainer_for
 from ..agents.training import LORA_TARGETS
 from ..config import Profile, get_profile
 from ..checks import check_out_dir
@@ -138,6 +138,14 @@ class FineTuner:
 
         self.config = cfg = dataclasses.replace(config or TrainConfig(), **overrides)
         self.profile = profile = get_profile(profile)
+        untrainable = [a for a in cfg.agents if trainer_for(profile, a) is None]
+        if untrainable and cfg.agents == TrainConfig().agents:  # the default: every agent this profile can train
+            self.config = cfg = dataclasses.replace(cfg, agents=tuple(a for a in cfg.agents if a not in untrainable))
+            untrainable = []
+        if untrainable:
+            raise InputError(f"profile '{profile.name}' has no trainer for its {', '.join(untrainable)} model(s) "
+                             f"({', '.join(getattr(getattr(profile, a), 'pipeline', '?') for a in untrainable)}); "
+                             f"fine-tune agents={tuple(a for a in TRAINERS if trainer_for(profile, a))}")
         if profile.adapters:
             raise InputError("fine-tuning starts from the profile's base models; pass a profile without adapters "
                              "(a dataset of several rounds is trained round after round in one run)")
@@ -159,7 +167,7 @@ class FineTuner:
 
         self.trainers, self.modulations, self.params, self.names = {}, {}, {}, {}
         for k, agent in enumerate(cfg.agents):
-            trainer = TRAINERS[agent](profile, acc.device, dtype)
+            trainer = trainer_for(profile, agent)(profile, acc.device, dtype)
             denoiser = trainer.denoiser
             init = trainer.modulation_init()
             if cfg.modulation_init == "random":

@@ -5,7 +5,7 @@ from ...video import SegmentedVideo
 from ..role import Role
 from . import realsize, tiny
 from .agent import ImageToVideoAgent, wan_frames
-from .trainer import ImageToVideoTrainer
+from .trainer import ImageToVideoTrainer, WanImageToVideoTrainer
 
 ROLE = Role(
     name="image_to_video", components={"image_to_video": ("unet", "vae", "image_encoder"),
@@ -15,6 +15,7 @@ ROLE = Role(
     check=realsize.check_image_to_video,
     reads=("width", "height", "dtype", "fps", "image_to_video"),
     trainer=ImageToVideoTrainer,
+    trainers={"WanImageToVideoPipeline": WanImageToVideoTrainer},
 )
 
-__all__ = ["ImageToVideoAgent", "ImageToVideoTrainer", "ROLE", "SegmentedVideo", "wan_frames"]
+__all__ = ["ImageToVideoAgent", "ImageToVideoTrainer", "WanImageToVideoTrainer", "ROLE", "SegmentedVideo", "wan_frames"]

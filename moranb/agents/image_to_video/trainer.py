@@ -15,6 +15,7 @@ from ... import _compat
 from ...errors import InputError
 from ...modulation import MOD_TOKEN
 from ..training import SVD_P_MEAN, SVD_P_STD, AgentTrainer, pixels
+from ..wan import MAX_SEQUENCE_LENGTH
 from .tiny import BUILDS
 
 
@@ -80,3 +81,83 @@ class ImageToVideoTrainer(AgentTrainer):
         snr = 1 / sigma ** 2
         weight = torch.clamp(snr, max=snr_gamma) if snr_gamma is not None else snr + 1
         return (per_sample * weight).mean()
+
+
+class WanImageToVideoTrainer(AgentTrainer):
+    """Wan 2.2's image-to-video transformer (I2V-A14B's high-noise expert, or TI2V-5B's one transformer) on (first
+    frame, the video's first segment, its caption), by flow matching as Wan samples: x_sigma = sigma noise +
+    (1 - sigma) x0, timestep 1000 sigma, target noise - x0; sigma logit-normal, within the expert's range where the
+    pipeline has two (A14B: the high-noise expert denoises sigma >= boundary_ratio; its low-noise expert is not
+    trained here). The image goes in as the pipeline's own `prepare_latents` makes it: beside the noise with its
+    mask (A14B), or as the first latent frame held clean by per-token timesteps (TI2V). The modulation token joins
+    the UMT5 states the transformer reads (`encoder_hidden_states`)."""
+
+    field = "image_to_video"
+    pipeline_class = "WanImageToVideoPipeline"
+    denoiser_name = "transformer"
+    lora_format = "peft-lora"
+    tiny_builds = BUILDS
+    frozen = ("vae", "text_encoder", "image_encoder", "transformer_2")
+
+    def _text(self, text: str):
+        embeds, _ = self.pipe.encode_prompt(text, do_classifier_free_guidance=False, device=self.device,
+                                            max_sequence_length=MAX_SEQUENCE_LENGTH)
+        return embeds
+
+    @torch.no_grad()
+    def modulation_init(self) -> torch.Tensor:
+        """E("[Mod]"): the mean of UMT5's states over the token's own positions (no end or padding)."""
+        ids = self.pipe.tokenizer(MOD_TOKEN, add_special_tokens=True).input_ids
+        embeds = self._text(MOD_TOKEN)
+        return embeds[0, :max(len(ids) - 1, 1)].float().mean(0).cpu()
+
+    @torch.no_grad()
+    def encode(self, sample, frames: int, seed: int) -> dict:
+        pipe = self.pipe
+        video = sample.video
+        if video.num_frames < frames:
+            raise InputError(f"sample {sample.id} has {video.num_frames} frames, fewer than the {frames} of one "
+                             f"segment; rebuild the dataset or pass frames=<= {video.num_frames}")
+        if frames % pipe.vae_scale_factor_temporal != 1:
+            raise InputError(f"Wan trains on 4k+1 frames; got {frames} (pass frames=4k+1)")
+        clip = pixels(video.frames[:frames]).permute(1, 0, 2, 3).unsqueeze(0).to(self.device)  # (1, 3, F, H, W)
+        vae = pipe.vae
+        mean = torch.tensor(vae.config.latents_mean, device=self.device).view(1, -1, 1, 1, 1)
+        inv_std = 1.0 / torch.tensor(vae.config.latents_std, device=self.device).view(1, -1, 1, 1, 1)
+        latents = (vae.encode(clip).latent_dist.mode() - mean) * inv_std
+        image = sample.first_frame
+        h, w = clip.shape[-2:]
+        cond_image = pipe.video_processor.preprocess(image, height=h, width=w).to(self.device, torch.float32)
+        prepared = pipe.prepare_latents(cond_image, 1, vae.config.z_dim, h, w, frames, torch.float32, self.device,
+                                        torch.Generator("cpu").manual_seed(seed))
+        out = {"latents": latents[0].float().cpu(), "condition": prepared[1][0].float().cpu(),
+               "embeds": self._text(sample.meta.get("enhanced_prompt") or sample.prompt)[0].float().cpu()}
+        if pipe.config.expand_timesteps:
+            out["first_frame_mask"] = prepared[2][0].float().cpu()
+        return out
+
+    def loss(self, batch: dict, generator: torch.Generator, snr_gamma: float | None) -> torch.Tensor:
+        pipe = self.pipe
+        x0 = batch["latents"].to(self.device)
+        b = x0.shape[0]
+        low = pipe.config.boundary_ratio or 0.0  # the expert trained here denoises sigma >= low
+        sigma = (low + (1 - low) * torch.sigmoid(torch.randn((b,), generator=generator))).clamp(1e-3, 1.0)
+        sigma = sigma.to(self.device)
+        noise = torch.randn(x0.shape, generator=generator).to(self.device)
+        s = sigma.view(b, 1, 1, 1, 1)
+        noisy = s * noise + (1 - s) * x0
+        condition = batch["condition"].to(self.device)
+        weight = torch.ones_like(x0)
+        if "first_frame_mask" in batch:  # TI2V: the first latent frame is the image, clean, at timestep 0
+            mask = batch["first_frame_mask"].to(self.device)
+            model_in = (1 - mask) * condition + mask * noisy
+            patch = self.denoiser.config.patch_size
+            timestep = (mask[:, 0, :, ::patch[1], ::patch[2]] * (sigma.view(b, 1, 1, 1) * 1000)).flatten(1)
+            weight = mask.expand_as(x0)
+        else:
+            model_in = torch.cat([noisy, condition], dim=1)
+            timestep = sigma * 1000
+        pred = self.model(hidden_states=model_in.to(self.dtype), timestep=timestep,
+                          encoder_hidden_states=batch["embeds"].to(self.device, self.dtype),
+                          return_dict=False)[0].float()
+        return (((pred - (noise - x0)) ** 2) * weight).sum() / (weight.sum()).clamp(min=1)
