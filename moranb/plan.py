@@ -150,7 +150,7 @@ class Plan:
         for m in self.models:
             lines.append(f"| {m.field} | {m.about} | {m.params / 1e9:.3f} B | {m.dtype} | {m.gib:.2f} | {m.on_gpu} |")
         unique = {(m.source, m.component): m.params for m in self.models if m.field not in JUDGES}
-        lines.append(f"| **tasks, all weights** (a model two agents name, once) | | {sum(unique.values()) / 1e9:.2f}"
+        lines.append(f"| **tasks, all weights** | | {sum(unique.values()) / 1e9:.2f}"
                      f" B | | **{self.weights_gib:.2f}** | |")
         if self.judges_gib:
             lines.append(f"| **judges** | | {sum(m.params for m in self.models if m.field in JUDGES) / 1e9:.2f} B | | "

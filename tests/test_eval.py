@@ -137,6 +137,10 @@ def test_report_puts_our_numbers_beside_the_paper(tmp_path):
     text = files["report"].read_text()
     assert "| Sora | 0.797 |" in text and "(offline)" in text and "n/a (offline)" in text
     assert files["table1"].read_text().splitlines()[0].startswith("model,video_quality")
+    # Today's open models' VBench totals stand beside Table 1 as context, marked as reported elsewhere, each with its
+    # source; they are not in Table 1's own rows or its CSV.
+    assert "| Wan 2.1 T2V-14B, by its authors (Feb 2025) | 86.2% | the Wan 2.1 release" in text
+    assert "reported elsewhere, not measured here" in text and "Wan" not in files["table1"].read_text()
     from PIL import Image
 
     with Image.open(files["chart"]) as chart:

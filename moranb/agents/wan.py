@@ -40,13 +40,20 @@ WAN22_VAE = dict(base_dim=160, decoder_base_dim=256, z_dim=48, dim_mult=[1, 2, 4
                  in_channels=12, out_channels=12, patch_size=2, scale_factor_spatial=16, scale_factor_temporal=4,
                  latents_mean=WAN22_VAE_LATENTS_MEAN, latents_std=WAN22_VAE_LATENTS_STD)
 
-UMT5 = Part(f"{T}:UMT5EncoderModel", UMT5_XXL, "UMT5-XXL encoder (umt5-xxl)", published=5.681e9)
-VAE_21 = Part(f"{D}:AutoencoderKLWan", WAN21_VAE, "Wan 2.1 VAE", published=127e6)
-VAE_22 = Part(f"{D}:AutoencoderKLWan", WAN22_VAE, "Wan 2.2 VAE (16x, 48 channels)")
+# Published counts of the Wan models (none of their cards gives an exact one): from the published weight files'
+# sizes (bytes / bytes per parameter of their dtype), each source beside it. Within 0.5 % (tests/test_wan.py).
+UMT5 = Part(f"{T}:UMT5EncoderModel", UMT5_XXL, "UMT5-XXL encoder (umt5-xxl)",
+            published=5.70e9)  # text_encoder/ of the Wan 2.2 diffusers repos: 11.4 GB in bfloat16
+VAE_21 = Part(f"{D}:AutoencoderKLWan", WAN21_VAE, "Wan 2.1 VAE",
+              published=127e6)  # Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers vae/: 508 MB in float32; "127M", Wan report
+VAE_22 = Part(f"{D}:AutoencoderKLWan", WAN22_VAE, "Wan 2.2 VAE (16x, 48 channels)",
+              published=705e6)  # Wan2.2-TI2V-5B-Diffusers vae/ (a copy, inference-sh): 2.82 GB in float32
 
 # What the Wan diffusers repositories ship as their scheduler: UniPC on flow-matching sigmas, shifted (3.0 for
 # 480p, 5.0 for 720p).
 SCHEDULER = dict(prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=3.0)
+# ... with these shifts (diffusers' conversion script): FLF2V 16.0, TI2V-5B 5.0, the others 3.0.
+FLOW_SHIFT = {"flf2v": 16.0, "ti2v": 5.0}
 MAX_SEQUENCE_LENGTH = 512  # UMT5 tokens, as the Wan pipelines' __call__ pads the prompt (encode_prompt's own: 226)
 NEGATIVE_PROMPT = "blurry, static, worst quality, low quality, jpeg artifacts, deformed, disfigured, still picture"
 
@@ -129,10 +136,11 @@ def tiny_vae(seed: int, wan22: bool = False):
                             temperal_downsample=[False, True, True])
 
 
-def scheduler():
+def scheduler(model: str | None = None):
+    """The scheduler a Wan repository ships (`FLOW_SHIFT[model]`, else 3.0)."""
     from diffusers import UniPCMultistepScheduler
 
-    return UniPCMultistepScheduler(**SCHEDULER)
+    return UniPCMultistepScheduler(**dict(SCHEDULER, flow_shift=FLOW_SHIFT.get(model, SCHEDULER["flow_shift"])))
 
 
 # -- VACE: a video made around the frames it is given (masks), for connection, extension and editing ---------------
@@ -146,12 +154,14 @@ VACE_1_3B = dict(WAN_1_3B, vace_layers=list(range(0, 30, 2)), vace_in_channels=9
 
 VACE_ARCHITECTURES: dict[str, dict[str, Part]] = {
     "Wan-AI/Wan2.1-VACE-14B-diffusers": {
+        # 34.68 GB in bfloat16: the same architecture's file (Wan 2.2 VACE-Fun, alibaba-pai, one expert)
         "transformer": Part(f"{D}:WanVACETransformer3DModel", VACE_14B, "Wan 2.1 VACE-14B transformer",
-                            published=None),
+                            published=17.34e9),
         "vae": VAE_21, "text_encoder": UMT5},
     "Wan-AI/Wan2.1-VACE-1.3B-diffusers": {
-        "transformer": Part(f"{D}:WanVACETransformer3DModel", VACE_1_3B, "Wan 2.1 VACE-1.3B transformer",
-                            published=None),
+        # No published count or file size found for VACE-1.3B; its trunk, T2V-1.3B (2.84 GB in fp16: 1.42 B), is
+        # checked in tests/test_wan.py.
+        "transformer": Part(f"{D}:WanVACETransformer3DModel", VACE_1_3B, "Wan 2.1 VACE-1.3B transformer"),
         "vae": VAE_21, "text_encoder": UMT5},
 }
 

@@ -50,9 +50,11 @@ ARCHITECTURES: dict[str, dict[str, Part]] = {
     # Wan 2.1 FLF2V-14B (720p): the first and the last frame through OpenCLIP ViT-H/14 (257 tokens each, their own
     # position embedding, 2 x 257) into cross-attention beside the text, and through the VAE beside the noise.
     "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers": {
+        # 32.8 GB in fp16 (Comfy-Org's wan2.1_flf2v_720p_14B_fp16.safetensors); the hub lists it as "16B".
         "transformer": Part(f"{D}:WanTransformer3DModel", WAN_FLF2V_14B, "Wan 2.1 FLF2V-14B transformer",
-                            published=None),
-        "image_encoder": Part(f"{T}:CLIPVisionModel", VIT_H_14, "OpenCLIP ViT-H/14 image encoder (FLF2V)"),
+                            published=16.4e9),
+        "image_encoder": Part(f"{T}:CLIPVisionModel", VIT_H_14, "OpenCLIP ViT-H/14 image encoder (FLF2V)",
+                              published=0.63e9),  # image_encoder/model.safetensors: 1.26 GB in bfloat16
         "vae": wan.VAE_21, "text_encoder": wan.UMT5},
     **wan.VACE_ARCHITECTURES,
 }

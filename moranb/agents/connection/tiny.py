@@ -62,7 +62,7 @@ def _build_wan_flf2v(out: Path):
     transformer = WanTransformer3DModel(**dict(wan.TINY_TRANSFORMER, in_channels=36, out_channels=16,
                                                image_dim=vision.hidden_size, added_kv_proj_dim=inner,
                                                pos_embed_seq_len=2 * tokens))
-    WanImageToVideoPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=wan.scheduler(),
+    WanImageToVideoPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=wan.scheduler("flf2v"),
                             image_encoder=image_encoder, image_processor=CLIPImageProcessor(crop_size=224, size=224),
                             transformer=transformer).save_pretrained(out)
 

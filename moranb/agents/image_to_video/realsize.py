@@ -39,16 +39,18 @@ ARCHITECTURES: dict[str, dict[str, Part]] = {
     # repository's boundary_ratio), `transformer_2` the rest; the image's latents join the noise on 36 channels
     # (16 noise + 4 mask + 16 image). No CLIP image encoder (Wan 2.1's I2V had one).
     "Wan-AI/Wan2.2-I2V-A14B-Diffusers": {
+        # Each expert: Wan 2.1 T2V-14B's transformer (28.6 GB in fp16, Comfy-Org's repackaged file: 14.3 B) with
+        # 20 more input channels (0.4 M). "27B (14B active)", the Wan 2.2 README.
         "transformer": Part(f"{D}:WanTransformer3DModel", dict(wan.WAN_14B, in_channels=36),
-                            "Wan 2.2 I2V-A14B high-noise expert", published=None),
+                            "Wan 2.2 I2V-A14B high-noise expert", published=14.3e9),
         "transformer_2": Part(f"{D}:WanTransformer3DModel", dict(wan.WAN_14B, in_channels=36),
-                              "Wan 2.2 I2V-A14B low-noise expert", published=None),
+                              "Wan 2.2 I2V-A14B low-noise expert", published=14.3e9),
         "vae": wan.VAE_21, "text_encoder": wan.UMT5},
     # TI2V-5B: one dense transformer over the Wan 2.2 VAE's 48 channels; the image is the first latent frame, kept
     # clean by a per-token timestep (the repository's expand_timesteps).
     "Wan-AI/Wan2.2-TI2V-5B-Diffusers": {
         "transformer": Part(f"{D}:WanTransformer3DModel", WAN_TI2V_5B, "Wan 2.2 TI2V-5B transformer",
-                            published=None),
+                            published=5.0e9),  # "5B", the Wan 2.2 README
         "vae": wan.VAE_22, "text_encoder": wan.UMT5},
     **wan.VACE_ARCHITECTURES,
 }

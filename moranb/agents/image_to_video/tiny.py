@@ -71,7 +71,7 @@ def _build_wan_ti2v(out: Path):
     vae = wan.tiny_vae(29, wan22=True)
     seeded(30)
     transformer = WanTransformer3DModel(**dict(wan.TINY_TRANSFORMER, in_channels=48, out_channels=48))
-    WanImageToVideoPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=wan.scheduler(),
+    WanImageToVideoPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=wan.scheduler("ti2v"),
                             transformer=transformer, expand_timesteps=True).save_pretrained(out)
 
 
