@@ -7,6 +7,9 @@
   one model resident at a time, loaded straight onto the GPU (see `colab_profile`).
   Faster or leaner GPU paths are options of every profile: `offload="group"`, `vae_tiling`, `compile`,
   `first_block_cache` (see `Profile`).
+- `wan`, `wan16`: Mora's roles on today's open video models (the Wan family) for one 80 GB GPU and for a 16 GB
+  one: Wan 2.2 I2V-A14B / TI2V-5B animate, Wan 2.1 FLF2V-14B / VACE-1.3B connect, VACE extends and edits (see
+  `wan_profile`, `wan16_profile`); `tiny-wan`, `tiny-wan16`: their classes at the tiny scale.
 - `tiny`: the very same classes built from small configs with random weights (see `moranb.tiny`), saved with
   `save_pretrained` into `moranb.tiny.tiny_root()` on first load and loaded back with `from_pretrained` like any
   real model; runs on a CPU in seconds.

@@ -190,14 +190,18 @@ class stage:
 
     def __init__(self, field: str, label: str, *models, upcast: bool = False):
         self.stage = Stage(field, label, tuple(models), upcast=upcast)
+        # Bytes the step holds beside what runs inside (a part measured for the whole: one tile of a tiled decode,
+        # the other tiles' outputs counted from their shapes).
+        self.extra_bytes = 0
 
     def __enter__(self):
         self.tracker = _LiveBytes().__enter__() if _RECORDING is not None else None
+        return self
 
     def __exit__(self, *exc):
         if self.tracker is not None:
             self.tracker.__exit__(*exc)
-            self.stage.activation_bytes = self.tracker.peak
+            self.stage.activation_bytes = self.tracker.peak + self.extra_bytes
             _RECORDING.append(self.stage)
 
 

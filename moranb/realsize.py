@@ -1,12 +1,13 @@
 """The paper's models at their published sizes, built from configs in this package: no download, no memory.
 
-Every model the `full`, `lowvram` and `colab` profiles name is described by its published architecture (the values of its
+Every model the `full`, `lowvram`, `colab`, `wan` and `wan16` profiles name is described by its published architecture (the values of its
 `config.json` on the Hugging Face hub), as a config for the very class `moranb.models` loads it with, in its role's
 home (`moranb.agents.<role>.realsize`); this module gathers them from the registry (`moranb.agents.ROLES`). `build`
 makes one on the meta device (shapes only, no memory, a second or two), `count` counts its parameters, and `check`
 pushes meta tensors through the models wired the way the agents wire them (text-encoder widths into
 cross-attention, added time ids, the refiner's aesthetic score, InstructPix2Pix's image latents, SVD's image
-conditioning, LTX-Video's T5 captions and conditioning frames), one denoiser forward per model at a small latent
+conditioning, LTX-Video's T5 captions and conditioning frames, the Wan models' UMT5 captions, image latents and
+VACE's masked latents), one denoiser forward per model at a small latent
 size, asserting every shape. `moranb.plan` turns the counts into GPU memory; `benchmarks/bench_gpu.py` builds the
 same configs with random weights on a GPU.
 

@@ -212,3 +212,18 @@ def test_the_loop_notebook_walks_a_mini_round_and_records_the_simulated_person(s
     assert rec["shipped_goal"] == miniloop.read_results()["goal"]
     with Image.open(rec["pictures"][0]) as picture:
         assert picture.size[0] > 300
+
+
+@pytest.mark.slow
+def test_the_modern_models_notebook_runs_each_profiles_classes_and_plans_the_real_ones(suite):
+    record = json.loads((suite / "14_modern_models.json").read_text())
+    assert record["frames"] == {"paper": 16, "wan": 18, "wan16": 18}  # SVD: 2 x 8 frames; Wan: 2 x 9 (4k+1)
+    assert record["pipelines"] == {"paper": "StableVideoDiffusionPipeline", "wan": "WanImageToVideoPipeline",
+                                   "wan16": "WanImageToVideoPipeline"}
+    assert record["plan"]["wan"]["fits"] and record["plan"]["wan16"]["fits"]
+    assert record["plan"]["wan"]["peak_gib"] < 80 and record["plan"]["wan16"]["peak_gib"] < 16
+    for label in ("paper", "wan", "wan16"):
+        run = json.loads((suite / "14_modern_models" / label / "manifest.json").read_text())
+        assert read_video(suite / "14_modern_models" / label / run["outputs"]["video"]).num_frames == record["frames"][label]
+    wan = json.loads((suite / "14_modern_models" / "wan" / "manifest.json").read_text())
+    assert wan["stage_models"]["image_to_video"]["image_to_video"]["pipeline"] == "WanImageToVideoPipeline"

@@ -4,8 +4,9 @@ connection) and the judges of data-free training.
 Each home (`moranb/agents/<role>/`) holds what the project knows about its role: the agent (`agent.py`, a thin
 wrapper around one pipeline with a plain call signature), its tiny models (`tiny.py`), its real models' published
 architectures and wiring check (`realsize.py`), its fine-tuning (`trainer.py`, where the data-free dataset trains
-it), and its `ROLE` record. `ROLES` is the registry `moranb.plan`, `moranb.realsize`, `moranb.train` and the
-command line loop over; a model for an existing role is one entry in its home.
+it), and its `ROLE` record; what the Wan-family models of two roles share is in `moranb.agents.wan`. `ROLES` is
+the registry `moranb.plan`, `moranb.realsize`, `moranb.train` and the command line loop over; a model for an
+existing role is one entry in its home.
 """
 
 from __future__ import annotations

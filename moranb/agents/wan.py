@@ -87,13 +87,33 @@ def text(cls, model, profile, field: str, builds: dict, prompt: str, guidance_sc
 
 
 def decode(pipe, profile, field: str, latents):
-    """The Wan VAE's decode inside a wiring check, tiled where the profile tiles (a measured stage)."""
+    """The Wan VAE's decode inside a wiring check (a measured stage); returns the decoded video's shape.
+
+    Tiled where the profile tiles: the VAE decodes overlapping tiles one after another, keeping every tile's output
+    until it blends them. On the meta device every op of every tile and frame goes through PyTorch's reference
+    decompositions (minutes at 720p), so one tile is decoded and measured, the other tiles' outputs are counted
+    from their shapes, and the blended video from its own."""
+    import math
+
     from ..metadevice import stage
 
-    if profile.vae_tiling:
-        pipe.vae.enable_tiling()
-    with stage(field, "Wan VAE decode" + (" (tiled)" if profile.vae_tiling else ""), (field, "vae")):
-        return pipe.vae.decode(latents).sample
+    vae = pipe.vae
+    _, _, frames, h, w = latents.shape
+    s = vae.spatial_compression_ratio
+    out_shape = (latents.shape[0], 3, (frames - 1) * pipe.vae_scale_factor_temporal + 1, h * s, w * s)
+    if not profile.vae_tiling:
+        with stage(field, "Wan VAE decode", (field, "vae")):
+            video = vae.decode(latents).sample
+        return tuple(video.shape)
+    vae.enable_tiling()
+    th, tw = vae.tile_sample_min_height // s, vae.tile_sample_min_width // s
+    sh, sw = vae.tile_sample_stride_height // s, vae.tile_sample_stride_width // s
+    tiles = len(range(0, h, sh)) * len(range(0, w, sw))
+    with stage(field, f"Wan VAE decode (tiled: {tiles} tiles, one measured)", (field, "vae")) as step:
+        tile = vae.decode(latents[..., :th, :tw]).sample  # one tile: below the tile size, decoded whole
+        per_tile = tile.numel() * tile.element_size()
+        step.extra_bytes = (tiles - 1) * per_tile + math.prod(out_shape) * tile.element_size()
+    return out_shape
 
 
 def multiple(pipe) -> int:
@@ -243,6 +263,5 @@ def check_vace(profile, field: str, source: str, dtype, frames: int, known: str)
                  return_dict=False)[0]
     lines.append(expect(f"vace: transformer forward, {frames} frames at {w}x{h} (prompt, then negative)", out.shape,
                         (1, tr.config.out_channels, f, lh, lw)))
-    decoded = decode(pipe, profile, field, out)
-    lines.append(expect("vace: Wan VAE decode", decoded.shape, (1, 3, frames, h, w)))
+    lines.append(expect("vace: Wan VAE decode", decode(pipe, profile, field, out), (1, 3, frames, h, w)))
     return lines

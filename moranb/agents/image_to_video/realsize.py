@@ -116,8 +116,7 @@ def check_wan(profile) -> list[str]:
                          return_dict=False)[0]
         lines.append(expect(f"wan: {what} forward, {frames} frames at {w}x{h} (prompt, then negative)", out.shape,
                             (1, z, f, lh, lw)))
-    video = wan.decode(pipe, profile, "image_to_video", out)
-    lines.append(expect("wan: VAE decode", video.shape, (1, 3, frames, h, w)))
+    lines.append(expect("wan: VAE decode", wan.decode(pipe, profile, "image_to_video", out), (1, 3, frames, h, w)))
     return lines
 
 
