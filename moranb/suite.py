@@ -30,64 +30,30 @@ def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
 
 
-# Notebooks that read what the notebooks before them wrote (the evaluation scores the task notebooks' runs): with
-# several jobs, each starts only once every notebook before it has finished.
-WAITS_FOR_EARLIER = ("07_evaluation",)
-
-
 def reproduce(profile: str = "tiny", out="outputs/tiny", folder: Path = NOTEBOOKS, only: list[str] | None = None,
-              parameters: dict | None = None, jobs: int = 1) -> list[Path]:
-    """Run every notebook with papermill into `out`; stop at the first failure, naming the notebook and cell.
-
-    `jobs` > 1 runs that many notebooks at once (each in its own kernel; the tiny profile's small models keep about
-    one core busy each), in order, but `WAITS_FOR_EARLIER` only once every notebook before it has finished (the
-    later ones may start meanwhile); the first failure stops the rest from starting."""
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    chosen = [nb for nb in notebooks(folder) if not only or any(nb.stem.startswith(o) for o in only)]
-    params = {"profile": profile, "out_dir": str(out), **(parameters or {})}
-    if jobs <= 1:
-        return [_execute(nb, out, params, folder) for nb in chosen]
-    done, running = {}, {}
-
-    def ready(nb: Path) -> bool:
-        return nb.stem not in WAITS_FOR_EARLIER or all(earlier in done for earlier in chosen[:chosen.index(nb)])
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        pending = list(chosen)
-        while pending or running:
-            while len(running) < jobs and (nb := next((n for n in pending if ready(n)), None)) is not None:
-                pending.remove(nb)
-                running[pool.submit(_execute, nb, out, params, folder)] = nb
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                nb = running.pop(future)
-                try:
-                    done[nb] = future.result()
-                except MoranbError:
-                    pending.clear()  # start nothing more; let the running ones end, then raise
-                    wait(running)
-                    raise
-    return [done[nb] for nb in chosen]
-
-
-def _execute(nb: Path, out: Path, parameters: dict, folder: Path) -> Path:
+              parameters: dict | None = None) -> list[Path]:
+    """Run every notebook with papermill into `out`; stop at the first failure, naming the notebook and cell."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    target = out / nb.name
-    start = time.perf_counter()
-    print(f"[reproduce] {nb.name} ...", flush=True)
-    try:
-        pm.execute_notebook(str(nb), str(target), parameters=parameters, cwd=str(folder.parent), progress_bar=False,
-                            log_output=False)
-    except PapermillExecutionError as exc:
-        raise MoranbError(f"notebook {nb.name} failed in cell {exc.cell_index}: {exc.ename}: {exc.evalue} "
-                          f"(executed copy: {target})") from None
-    print(f"[reproduce] {nb.name} done in {time.perf_counter() - start:.1f}s", flush=True)
-    return target
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    done = []
+    chosen = [nb for nb in notebooks(folder) if not only or any(nb.stem.startswith(o) for o in only)]
+    for nb in chosen:
+        target = out / nb.name
+        start = time.perf_counter()
+        print(f"[reproduce] {nb.name} ...", flush=True)
+        try:
+            pm.execute_notebook(str(nb), str(target), parameters={"profile": profile, "out_dir": str(out),
+                                                                  **(parameters or {})},
+                                cwd=str(folder.parent), progress_bar=False, log_output=False)
+        except PapermillExecutionError as exc:
+            raise MoranbError(f"notebook {nb.name} failed in cell {exc.cell_index}: {exc.ename}: {exc.evalue} "
+                              f"(executed copy: {target})") from None
+        print(f"[reproduce] {nb.name} done in {time.perf_counter() - start:.1f}s", flush=True)
+        done.append(target)
+    return done
 
 
 def dirty(paths) -> list[Path]:
@@ -200,7 +166,7 @@ def install_cells(project: Path = PROJECT, write: bool = True) -> list[Path]:
 def command(args: argparse.Namespace) -> int:
     if args.command == "reproduce":
         out = args.out or f"outputs/{args.profile}"
-        done = reproduce(args.profile, out, only=args.only, jobs=args.jobs)
+        done = reproduce(args.profile, out, only=args.only)
         print(f"[reproduce] {len(done)} notebooks executed into {out}")
         return 0
     if args.command == "check":
@@ -225,8 +191,6 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("reproduce", help="run every notebook with papermill")
     rep.add_argument("--profile", default="tiny")
-    rep.add_argument("--jobs", type=int, default=1, help="notebooks run at once (on a CPU with the tiny profile: the "
-                                                          "cores; on one GPU: 1)")
     rep.add_argument("--out", help="default: outputs/<profile>")
     rep.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 05")
     sub.add_parser("check", help="fail if a notebook holds outputs")
