@@ -93,8 +93,8 @@ class ImageToVideoAgent:
         wan_frames(num_frames, "frames per segment")
         check_size(image.width, image.height, p.size_multiple, "Wan")
         text = self._text(prompt)
-        out = self.pipe(image=image, **text, height=image.height, width=image.width, num_frames=num_frames, num_inference_steps=s.steps,
-                        guidance_scale=s.guidance_scale, generator=torch.Generator("cpu").manual_seed(seed),
+        out = self.pipe(image=image, **text, height=image.height, width=image.width, num_frames=num_frames,
+                        num_inference_steps=s.steps, guidance_scale=s.guidance_scale, generator=torch.Generator("cpu").manual_seed(seed),
                         output_type="np")
         return Video.from_float(out.frames[0], p.fps)
 
