@@ -22,6 +22,17 @@ def pixels(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
+def first_segment(sample, frames: int):
+    """The first `frames` frames of a dataset sample's video (uint8), or one line if it has fewer."""
+    from ..errors import InputError
+
+    video = sample.video
+    if video.num_frames < frames:
+        raise InputError(f"sample {sample.id} has {video.num_frames} frames, fewer than the {frames} of one "
+                         f"segment; rebuild the dataset or pass frames=<= {video.num_frames}")
+    return video.frames[:frames]
+
+
 class AgentTrainer:
     field: str  # the name of the agent's model in the profile (moranb.config.MODELS)
     pipeline_class: str

@@ -14,7 +14,7 @@ import torch
 from ... import _compat
 from ...errors import InputError
 from ...modulation import MOD_TOKEN
-from ..training import SVD_P_MEAN, SVD_P_STD, AgentTrainer, pixels
+from ..training import SVD_P_MEAN, SVD_P_STD, AgentTrainer, first_segment, pixels
 from ..wan import MAX_SEQUENCE_LENGTH
 from .tiny import BUILDS
 
@@ -45,11 +45,8 @@ class ImageToVideoTrainer(AgentTrainer):
     @torch.no_grad()
     def encode(self, sample, frames: int, seed: int) -> dict:
         p = self.profile
-        video = sample.video
-        if video.num_frames < frames:
-            raise InputError(f"sample {sample.id} has {video.num_frames} frames, fewer than the {frames} of one "
-                             f"segment; rebuild the dataset or pass frames=<= {video.num_frames}")
-        clip = pixels(video.frames[:frames]).to(self.device)
+        segment = first_segment(sample, frames)
+        clip = pixels(segment).to(self.device)
         image = sample.first_frame
         embeds = _compat.svd_encode_image(self.pipe, image, self.device, 1, False)  # (1, 1, D)
         cond = self.pipe.video_processor.preprocess(image, height=image.height, width=image.width).to(self.device)
@@ -114,13 +111,10 @@ class WanImageToVideoTrainer(AgentTrainer):
     @torch.no_grad()
     def encode(self, sample, frames: int, seed: int) -> dict:
         pipe = self.pipe
-        video = sample.video
-        if video.num_frames < frames:
-            raise InputError(f"sample {sample.id} has {video.num_frames} frames, fewer than the {frames} of one "
-                             f"segment; rebuild the dataset or pass frames=<= {video.num_frames}")
+        segment = first_segment(sample, frames)
         if frames % pipe.vae_scale_factor_temporal != 1:
             raise InputError(f"Wan trains on 4k+1 frames; got {frames} (pass frames=4k+1)")
-        clip = pixels(video.frames[:frames]).permute(1, 0, 2, 3).unsqueeze(0).to(self.device)  # (1, 3, F, H, W)
+        clip = pixels(segment).permute(1, 0, 2, 3).unsqueeze(0).to(self.device)  # (1, 3, F, H, W)
         vae = pipe.vae
         mean = torch.tensor(vae.config.latents_mean, device=self.device).view(1, -1, 1, 1, 1)
         inv_std = 1.0 / torch.tensor(vae.config.latents_std, device=self.device).view(1, -1, 1, 1, 1)
